@@ -1,0 +1,65 @@
+# metalagent — see README.md.
+GO        ?= go
+BIN       := bin
+PLUGINS   := $(BIN)/plugins
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w"
+export CGO_ENABLED := 0
+
+# Pinned code generators for `make generate` (protoc itself: Debian's
+# protobuf-compiler 3.21.12).
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+TOOLS := $(CURDIR)/.tools
+
+.PHONY: all build generate test unit e2e e2e-deps demo bench vet fmt clean
+
+all: build
+
+## build: the agent at bin/metalagent, plugin executables in bin/plugins/
+build:
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/metalagent ./cmd/metalagent
+	@mkdir -p $(PLUGINS)
+	$(GO) build $(GOFLAGS_BUILD) -o $(PLUGINS)/generic ./cmd/metalagent-generic
+
+## generate: regenerate the protocol's Go code with the pinned generators
+generate:
+	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install protobuf-compiler" >&2; exit 1; }
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH=$(TOOLS):$$PATH protoc --proto_path=plugin-sdk/api/v1 \
+		--go_out=plugin-sdk/api/v1 --go_opt=paths=source_relative \
+		--go-grpc_out=plugin-sdk/api/v1 --go-grpc_opt=paths=source_relative \
+		hwmanager.proto
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./test/e2e/
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+## unit: the fast tests (some need root for loop devices and skip without it)
+unit: build
+	$(GO) test -count=1 ./...
+
+## e2e-deps: install what the real-Ironic rig needs (Debian, root)
+e2e-deps:
+	test/e2e/install.sh
+
+## e2e: real Ironic drives the real agent and plugin binaries on loopback
+e2e: build e2e-deps
+	$(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/
+
+## test: everything: unit tests, then the rig
+test: vet unit e2e
+
+## demo: install, build and run the whole rig end to end, printing each phase
+demo: e2e
+
+## bench: start-up and rig figures (see docs/benchmarks.md)
+bench: build e2e-deps
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./agent/pluginhost/
+	METALAGENT_BENCH=1 $(GO) test -tags e2e -count=1 -v -timeout 45m -run 'TestRig' ./test/e2e/
+
+clean:
+	rm -rf $(BIN) $(TOOLS)

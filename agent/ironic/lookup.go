@@ -1,0 +1,128 @@
+package ironic
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Node is the node as lookup returns it; Raw keeps every field.
+type Node struct {
+	UUID       string         `json:"uuid"`
+	Properties map[string]any `json:"properties"`
+	// InstanceInfo and DriverInternalInfo are as Ironic sent them.
+	InstanceInfo       map[string]any  `json:"instance_info"`
+	DriverInternalInfo map[string]any  `json:"driver_internal_info"`
+	Raw                json.RawMessage `json:"-"`
+}
+
+// LookupConfig is the "config" of a lookup answer.
+type LookupConfig struct {
+	// HeartbeatTimeout is Ironic's ramdisk_heartbeat_timeout in seconds.
+	HeartbeatTimeout float64 `json:"heartbeat_timeout"`
+	// AgentToken is the token, "******" when it was already handed out,
+	// or empty.
+	AgentToken         *string  `json:"agent_token"`
+	AgentTokenRequired bool     `json:"agent_token_required"`
+	DisableDeepInspect *bool    `json:"disable_deep_image_inspection"`
+	PermittedFormats   []string `json:"permitted_image_formats"`
+}
+
+// LookupResult is Ironic's answer to a lookup.
+type LookupResult struct {
+	Node   Node         `json:"node"`
+	Config LookupConfig `json:"config"`
+}
+
+// Token returns the agent token when lookup handed out a real one.
+func (r *LookupResult) Token() (string, bool) {
+	if r.Config.AgentToken == nil {
+		return "", false
+	}
+	t := *r.Config.AgentToken
+	if len(t) < 32 || strings.Trim(t, "*") == "" {
+		return "", false
+	}
+	return t, true
+}
+
+// Lookup asks Ironic once for the node owning one of the MAC addresses.
+func (c *Client) Lookup(ctx context.Context, macs []string, nodeUUID string) (*LookupResult, error) {
+	ver := minVer(c.Version(ctx), versionAgentToken)
+	path := "/v1/lookup?" + query("addresses", strings.Join(macs, ","), "node_uuid", nodeUUID)
+	var raw json.RawMessage
+	if err := c.do(ctx, "lookup", http.MethodGet, path, ver, nil, &raw, http.StatusOK); err != nil {
+		return nil, err
+	}
+	res := &LookupResult{}
+	if err := json.Unmarshal(raw, res); err != nil {
+		return nil, fmt.Errorf("lookup: decode answer: %w", err)
+	}
+	var whole struct {
+		Node json.RawMessage `json:"node"`
+	}
+	_ = json.Unmarshal(raw, &whole)
+	res.Node.Raw = whole.Node
+	if res.Node.UUID == "" {
+		return nil, errors.New("lookup: answer has no node uuid")
+	}
+	if res.Config.HeartbeatTimeout <= 0 {
+		return nil, errors.New("lookup: answer has no config.heartbeat_timeout")
+	}
+	return res, nil
+}
+
+// LookupUntil retries Lookup with randomised exponential backoff, starting
+// at interval and capped at 60 s, until it succeeds or timeout passes, as
+// IPA does. A 409 (node locked) adds a pause of 5, 10, then 30 s.
+func (c *Client) LookupUntil(ctx context.Context, macs []string, nodeUUID string, timeout, interval time.Duration) (*LookupResult, error) {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	conflicts := 0
+	for attempt := 0; ; attempt++ {
+		res, err := c.Lookup(ctx, macs, nodeUUID)
+		if err == nil {
+			return res, nil
+		}
+		lastErr = err
+		wait := backoffWait(attempt, interval, 60*time.Second)
+		var se *StatusError
+		if errors.As(err, &se) && se.Status == http.StatusConflict {
+			wait += []time.Duration{5 * time.Second, 10 * time.Second, 30 * time.Second}[min(conflicts, 2)]
+			conflicts++
+		}
+		if time.Now().Add(wait).After(deadline) {
+			break
+		}
+		c.log().Info("lookup failed; retrying (is the node in a state that waits for an agent?)",
+			"attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	return nil, fmt.Errorf("lookup of %s did not succeed within %s: %w", strings.Join(macs, ","), timeout, lastErr)
+}
+
+// backoffWait is tenacity's wait_random_exponential as IPA uses it: random
+// between 0 and min(max, base*2^n), but at least base.
+func backoffWait(n int, base, max time.Duration) time.Duration {
+	limit := base << min(n, 30)
+	if limit > max || limit <= 0 {
+		limit = max
+	}
+	w := time.Duration(rand.Int64N(int64(limit) + 1))
+	if w < base {
+		w = base
+	}
+	return w
+}

@@ -1,0 +1,10 @@
+// Package generic is metalagent's first-party generic hardware manager, the
+// counterpart of ironic-python-agent's GenericHardwareManager.
+//
+// It reports IPA's inventory (interfaces, cpu, disks, memory, BMC
+// addresses, system vendor, boot mode, hostname) read directly from /sys,
+// /proc, /dev and the udev database, and implements the generic clean and
+// deploy steps that erase disks: erase_devices_metadata and erase_devices.
+// Every destructive step honours the operator's allow-list and refuses,
+// before writing anything, to touch a disk that is mounted or used as swap.
+package generic

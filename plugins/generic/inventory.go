@@ -1,0 +1,48 @@
+package generic
+
+import (
+	"context"
+	"fmt"
+
+	sdk "github.com/metalagent/metalagent/plugin-sdk"
+)
+
+// Inventory reports IPA's inventory of the machine. A component that
+// cannot be read is logged and left out, so that another manager may
+// supply it; the call fails only when ctx ends.
+func (m *Manager) Inventory(ctx context.Context) (*sdk.Inventory, error) {
+	cfg := m.config()
+	inv := &sdk.Inventory{}
+	parts := []struct {
+		name string
+		fill func() error
+	}{
+		{"interfaces", func() (err error) { inv.Interfaces, err = m.sys.interfaces(); return }},
+		{"cpu", func() (err error) { inv.CPU, err = m.sys.cpu(); return }},
+		{"disks", func() (err error) { inv.Disks, err = m.sys.disks(ctx, cfg.allow); return }},
+		{"memory", func() (err error) { inv.Memory, err = m.sys.memory(); return }},
+		{"bmc", func() error {
+			inv.BMCAddress, inv.BMCV6Address = m.sys.bmcAddresses(m.log)
+			return nil
+		}},
+		{"system_vendor", func() (err error) { inv.SystemVendor, err = m.sys.systemVendor(); return }},
+		{"boot", func() error { inv.Boot = m.sys.boot(cfg.bootIF); return nil }},
+		{"hostname", func() error {
+			h, err := m.sys.hostname()
+			if err != nil {
+				return fmt.Errorf("hostname: %w", err)
+			}
+			inv.Hostname = &h
+			return nil
+		}},
+	}
+	for _, p := range parts {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("inventory: %w", err)
+		}
+		if err := p.fill(); err != nil {
+			m.log.Warn("inventory component unavailable", "component", p.name, "error", err)
+		}
+	}
+	return inv, nil
+}

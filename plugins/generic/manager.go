@@ -1,0 +1,126 @@
+package generic
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
+	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/blockdev"
+)
+
+// Name and Version are what IPA's GenericHardwareManager reports from
+// get_version; Ironic records them with the steps and compares them on
+// every step it sends back.
+const (
+	Name    = "generic_hardware_manager"
+	Version = "1.1"
+)
+
+// Manager is the generic hardware manager. Create it with New.
+type Manager struct {
+	sys  system
+	log  hclog.Logger
+	open func(path string) (*os.File, error)
+
+	mu  sync.RWMutex
+	cfg config
+}
+
+// config is what EvaluateHardwareSupport learnt from the host.
+type config struct {
+	allow  blockdev.AllowList
+	bootIF string
+}
+
+// system is where the manager reads the machine: the roots of sysfs,
+// procfs, /dev and /run, and the few facts that come from system calls.
+// Tests point it at a tree under testdata.
+type system struct {
+	sysRoot, procRoot, devRoot, runRoot string
+
+	hostname func() (string, error)
+	machine  func() (string, error)
+	addrs    func(ifname string) ([]net.Addr, error)
+}
+
+// liveSystem reads the running machine.
+func liveSystem() system {
+	return system{
+		sysRoot:  "/sys",
+		procRoot: "/proc",
+		devRoot:  "/dev",
+		runRoot:  "/run",
+		hostname: os.Hostname,
+		machine:  unameMachine,
+		addrs:    interfaceAddrs,
+	}
+}
+
+// New returns a generic manager for the running machine that logs through
+// sdk.Logger("generic").
+func New() *Manager {
+	return newManager(liveSystem(), sdk.Logger("generic"))
+}
+
+func newManager(s system, log hclog.Logger) *Manager {
+	return &Manager{sys: s, log: log, open: openForWrite}
+}
+
+// EvaluateHardwareSupport keeps the operator's disk allow-list and BOOTIF
+// and reports the generic support level: this manager runs on any Linux
+// machine.
+func (m *Manager) EvaluateHardwareSupport(ctx context.Context, cfg sdk.HostConfig) (sdk.SupportLevel, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.SupportNone, err
+	}
+	c := config{allow: blockdev.NewAllowList(cfg.AllowedDisks), bootIF: cfg.BootIF}
+	m.mu.Lock()
+	m.cfg = c
+	m.mu.Unlock()
+	if c.allow.Limited() {
+		m.log.Info("disk allow-list in effect", "disks", c.allow.Paths())
+	}
+	return sdk.SupportGeneric, nil
+}
+
+// Version reports IPA's name and version of the generic manager.
+func (m *Manager) Version(ctx context.Context) (sdk.Version, error) {
+	return sdk.Version{Name: Name, Version: Version}, nil
+}
+
+// config returns the host configuration in effect.
+func (m *Manager) config() config {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.cfg
+}
+
+// checker returns the in-use checker for the manager's sysfs and procfs.
+func (m *Manager) checker() blockdev.Checker {
+	return blockdev.Checker{SysRoot: m.sys.sysRoot, ProcRoot: m.sys.procRoot}
+}
+
+// unameMachine returns the machine hardware name, as `uname -m` prints it.
+func unameMachine() (string, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", fmt.Errorf("uname: %w", err)
+	}
+	return unix.ByteSliceToString(u.Machine[:]), nil
+}
+
+// interfaceAddrs returns the addresses of the named interface in the
+// kernel's order.
+func interfaceAddrs(ifname string) ([]net.Addr, error) {
+	ifc, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, err
+	}
+	return ifc.Addrs()
+}

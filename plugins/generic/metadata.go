@@ -1,0 +1,82 @@
+package generic
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// stepEraseMetadata is IPA's erase_devices_metadata.
+const stepEraseMetadata = "erase_devices_metadata"
+
+// eraseDevicesMetadata removes partition tables and file-system, RAID and
+// LVM signatures from every disk it may touch: the first and last MiB of
+// each partition and of the whole disk are zeroed (the MBR, both GPT
+// copies and the superblocks of ext4, xfs, btrfs, swap, LVM and md all
+// live there), then the kernel re-reads the now empty partition table.
+// Read-only disks are skipped, as IPA does. Any disk in use aborts the step
+// before anything is written.
+func (m *Manager) eraseDevicesMetadata(ctx context.Context, n node) (json.RawMessage, error) {
+	log := m.log.With("step", stepEraseMetadata)
+	targets, err := m.eraseTargets(ctx, log, n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", stepEraseMetadata, err)
+	}
+	var writable []disk
+	for _, d := range targets {
+		if d.readOnly {
+			log.Info("skipping read-only device", "device", d.Name)
+			continue
+		}
+		writable = append(writable, d)
+	}
+	ok, failures, err := m.refuseInUse(log, stepEraseMetadata, writable)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ok {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", stepEraseMetadata, err)
+		}
+		dlog := log.With("device", d.Name)
+		start := time.Now()
+		dlog.Info("erasing partition tables and signatures")
+		if err := m.wipeMetadata(ctx, d); err != nil {
+			dlog.Error("metadata erase failed", "error", err)
+			failures[d.Name] = err
+			continue
+		}
+		dlog.Info("metadata erased", "duration", time.Since(start).String())
+	}
+	if err := eraseError("metadata erase", failures); err != nil {
+		return nil, err
+	}
+	return json.RawMessage("null"), nil
+}
+
+// wipeMetadata zeroes both ends of every partition of d and of d itself,
+// flushes, and has the kernel re-read the partition table.
+func (m *Manager) wipeMetadata(ctx context.Context, d disk) error {
+	parts, err := m.sys.partitions(d.kname)
+	if err != nil {
+		return err
+	}
+	dev, err := openDevice(m.open, m.sys.devNode(d.kname), mib)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	for _, p := range parts {
+		if err := dev.zeroEnds(ctx, p.start, p.size); err != nil {
+			return fmt.Errorf("partition %s: %w", p.name, err)
+		}
+	}
+	if err := dev.zeroEnds(ctx, 0, dev.size); err != nil {
+		return err
+	}
+	if err := dev.sync(); err != nil {
+		return err
+	}
+	return dev.rereadPartitions(ctx)
+}

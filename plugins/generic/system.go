@@ -1,0 +1,70 @@
+package generic
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/go-hclog"
+
+	sdk "github.com/metalagent/metalagent/plugin-sdk"
+)
+
+// systemVendor builds IPA's SystemVendorInfo from /sys/class/dmi/id as lshw
+// reports the system node: the product name gets the SKU appended in
+// parentheses when there is one, vendor and serial fall back to the
+// chassis's, and every missing value is "". Firmware is reported only when
+// the BIOS vendor, version or date is known.
+func (s system) systemVendor() (*sdk.SystemVendorInfo, error) {
+	dmi := filepath.Join(s.sysRoot, "class", "dmi", "id")
+	get := func(names ...string) string {
+		for _, n := range names {
+			if v := readOptional(filepath.Join(dmi, n)); v != nil {
+				return *v
+			}
+		}
+		return ""
+	}
+	info := &sdk.SystemVendorInfo{
+		ProductName:  get("product_name"),
+		SerialNumber: get("product_serial", "chassis_serial"),
+		Manufacturer: get("sys_vendor", "chassis_vendor"),
+	}
+	if sku := get("product_sku"); sku != "" {
+		info.ProductName += " (" + sku + ")"
+	}
+	fw := sdk.Firmware{Vendor: get("bios_vendor"), Version: get("bios_version"), BuildDate: get("bios_date")}
+	if fw != (sdk.Firmware{}) {
+		info.Firmware = &fw
+	}
+	return info, nil
+}
+
+// boot builds IPA's BootInfo: "uefi" when the kernel was booted by EFI
+// firmware, else "bios", and the raw BOOTIF parameter.
+func (s system) boot(bootIF string) *sdk.BootInfo {
+	b := &sdk.BootInfo{CurrentBootMode: "bios"}
+	if exists(filepath.Join(s.sysRoot, "firmware", "efi")) {
+		b.CurrentBootMode = "uefi"
+	}
+	if bootIF != "" {
+		b.PXEInterface = &bootIF
+	}
+	return b
+}
+
+// ipmiDevices are the device nodes of the kernel's in-band IPMI interface.
+var ipmiDevices = []string{"ipmi0", "ipmi/0", "ipmidev/0"}
+
+// bmcAddresses returns what IPA reports on a machine without a BMC:
+// "0.0.0.0" and "::/0". When an IPMI device exists the addresses are left
+// unknown (nil), since this manager does not query the BMC.
+func (s system) bmcAddresses(log hclog.Logger) (v4, v6 *string) {
+	for _, d := range ipmiDevices {
+		p := filepath.Join(s.devRoot, d)
+		if _, err := os.Stat(p); err == nil {
+			log.Info("IPMI device present; BMC addresses are not queried by this manager", "device", p)
+			return nil, nil
+		}
+	}
+	return sdk.Ptr("0.0.0.0"), sdk.Ptr("::/0")
+}

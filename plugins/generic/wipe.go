@@ -1,0 +1,216 @@
+package generic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const mib = 1 << 20
+
+// chunkSize is the size of each write of a full-disk pass.
+const chunkSize = 8 * mib
+
+// openForWrite opens the block device at path for writing. The open is
+// exclusive (O_EXCL on a block device), so the kernel itself refuses while
+// the device or one of its partitions is mounted or held by md or
+// device-mapper; it bypasses the page cache (O_DIRECT) where the device
+// allows. Anything but a block device is refused.
+func openForWrite(path string) (*os.File, error) {
+	flags := unix.O_WRONLY | unix.O_EXCL | unix.O_CLOEXEC
+	fd, err := unix.Open(path, flags|unix.O_DIRECT, 0)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = unix.Open(path, flags, 0)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s is not a block device", path)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// device is a block device open for writing, with a page-aligned buffer
+// for O_DIRECT writes.
+type device struct {
+	f    *os.File
+	size int64
+	// sector is the logical block size: offsets and lengths of direct
+	// writes are rounded to it.
+	sector int64
+	buf    []byte
+	// progress, when set, is told the bytes written so far by write after
+	// each chunk.
+	progress func(written int64)
+}
+
+// openDevice opens path with open and prepares a buffer of bufSize bytes.
+func openDevice(open func(string) (*os.File, error), path string, bufSize int) (*device, error) {
+	f, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	d := &device{f: f, sector: 512}
+	if d.size, err = f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("size of %s: %w", path, err)
+	}
+	if ss, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKSSZGET); err == nil && ss > 0 {
+		d.sector = int64(ss)
+	}
+	buf, err := unix.Mmap(-1, 0, bufSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("allocate write buffer: %w", err)
+	}
+	d.buf = buf
+	return d, nil
+}
+
+// Close releases the buffer and closes the device.
+func (d *device) Close() error {
+	if d.buf != nil {
+		unix.Munmap(d.buf)
+		d.buf = nil
+	}
+	return d.f.Close()
+}
+
+// zeroEnds zeroes the first and last MiB of the n bytes at off (all of
+// them when n is at most 2 MiB).
+func (d *device) zeroEnds(ctx context.Context, off, n int64) error {
+	clear(d.buf)
+	if n <= 2*mib {
+		return d.write(ctx, off, n, nil)
+	}
+	if err := d.write(ctx, off, mib, nil); err != nil {
+		return err
+	}
+	return d.write(ctx, off+n-mib, mib, nil)
+}
+
+// write writes n bytes at off, widened to whole logical blocks and
+// clipped to the device, in chunks of the buffer's size. fill, when not
+// nil, fills the buffer before each chunk; otherwise the buffer is written
+// as it is. ctx is checked between chunks.
+func (d *device) write(ctx context.Context, off, n int64, fill func([]byte)) error {
+	end := min(roundUp(off+n, d.sector), d.size)
+	off = off / d.sector * d.sector
+	var written int64
+	for off < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c := min(end-off, int64(len(d.buf)))
+		b := d.buf[:c]
+		if fill != nil {
+			fill(b)
+		}
+		if _, err := d.f.WriteAt(b, off); err != nil {
+			return fmt.Errorf("write %d bytes at offset %d: %w", c, off, err)
+		}
+		off += c
+		written += c
+		if d.progress != nil {
+			d.progress(written)
+		}
+	}
+	return nil
+}
+
+func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
+
+// sync flushes the device's writes to stable storage.
+func (d *device) sync() error {
+	if err := d.f.Sync(); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	return nil
+}
+
+// rereadPartitions asks the kernel to re-read the partition table
+// (BLKRRPART). EINVAL, a device without partition scanning such as a loop
+// device set up without it, is not an error; EBUSY, a partition briefly
+// opened by someone else, is retried for about a second.
+func (d *device) rereadPartitions(ctx context.Context) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		err = ioctlNoArg(d.f, unix.BLKRRPART)
+		if err == nil || errors.Is(err, unix.EINVAL) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("re-read partition table: %w", err)
+}
+
+// ioctlNoArg issues an ioctl that takes no argument.
+func ioctlNoArg(f *os.File, req uintptr) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var errno unix.Errno
+	if err := rc.Control(func(fd uintptr) {
+		_, _, errno = unix.Syscall(unix.SYS_IOCTL, fd, req, 0)
+	}); err != nil {
+		return err
+	}
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// partition is a partition of a disk as the kernel sees it, in bytes.
+type partition struct {
+	name        string
+	start, size int64
+}
+
+// partitions lists the kernel's partitions of the disk kname from sysfs.
+func (s system) partitions(kname string) ([]partition, error) {
+	dir := filepath.Join(s.sysRoot, "class", "block", kname)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list partitions of %s: %w", kname, err)
+	}
+	var out []partition
+	for _, e := range entries {
+		base := filepath.Join(dir, e.Name())
+		if !strings.HasPrefix(e.Name(), kname) || !exists(filepath.Join(base, "partition")) {
+			continue
+		}
+		start, err := readInt(filepath.Join(base, "start"))
+		if err != nil {
+			return nil, fmt.Errorf("partition %s: %w", e.Name(), err)
+		}
+		size, err := readInt(filepath.Join(base, "size"))
+		if err != nil {
+			return nil, fmt.Errorf("partition %s: %w", e.Name(), err)
+		}
+		out = append(out, partition{name: e.Name(), start: start * 512, size: size * 512})
+	}
+	return out, nil
+}
