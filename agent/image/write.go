@@ -157,8 +157,9 @@ func checkDevice(device string) (block bool, err error) {
 }
 
 // openDevice opens device for writing and returns its capacity (-1 for a
-// regular file, which grows). A block device is opened exclusively, so
-// that the kernel refuses it if it got mounted since the check.
+// regular file, which grows). A block device is opened with O_EXCL, so
+// the kernel refuses it while another exclusive holder has it (a file
+// system mounted on it since the check, device-mapper, md).
 func openDevice(opts Options, device string, block bool) (*os.File, int64, error) {
 	flag := os.O_WRONLY | syscall.O_CLOEXEC
 	if block {

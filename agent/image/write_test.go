@@ -601,3 +601,28 @@ func TestWriteMismatchAfterResume(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteDeviceFailure(t *testing.T) {
+	data := testImage(64 << 20)
+	srv := &imageServer{data: data}
+	url := serve(t, srv).URL + "/image.raw"
+	dev := targetFile(t)
+	opts := testOptions(t)
+	opts.open = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		return os.Open(name) // read-only: every write fails
+	}
+	info := Info{ID: "img-1", URLs: []string{url}, OSHashAlgo: "sha256", OSHashValue: sha256Hex(data)}
+	res, err := Write(context.Background(), info, dev, opts)
+	if res != nil {
+		t.Fatalf("result = %+v", res)
+	}
+	if e := asIPA(t, err, "ImageWriteError"); !strings.Contains(e.Details, dev) {
+		t.Errorf("details %q do not name the device", e.Details)
+	}
+	if n := srv.requests.Load(); n != 1 {
+		t.Errorf("requests = %d, want 1 (a write error is not retried)", n)
+	}
+	if served := srv.served.Load(); served >= int64(len(data)) {
+		t.Errorf("server sent the whole image (%d bytes) although writing failed", served)
+	}
+}
