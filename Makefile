@@ -48,7 +48,7 @@ e2e-deps:
 
 ## e2e: real Ironic drives the real agent and plugin binaries on loopback
 e2e: build e2e-deps
-	$(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/
+	METALAGENT_E2E_REQUIRE=1 $(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/
 
 ## test: everything: unit tests, then the rig
 test: vet unit e2e

@@ -96,8 +96,7 @@ func (d *Deps) prepareImage(ctx context.Context, log hclog.Logger, info image.In
 	}
 	rereadPartitions(log, dev)
 	d.setPartitions(map[string]any{"root uuid": diskID, "partitions": map[string]any{}})
-	log.Info("image written", "bytes", res.Bytes, "algorithm", res.Algorithm, "digest", res.Digest,
-		"took", res.Duration.Round(time.Millisecond))
+	log.Info("image verified and partition table found", "bytes", res.Bytes, "root_uuid", diskID)
 	return fmt.Sprintf("image (%s) written to device %s root_uuid=%s", info.ID, dev, diskID), nil
 }
 

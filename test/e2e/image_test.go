@@ -42,9 +42,13 @@ func buildTestImage(ctx context.Context, dir string) (*testImage, error) {
 	if err := os.WriteFile(img.path, data, 0o644); err != nil {
 		return nil, err
 	}
+	// Fixed GUIDs keep the image, and so its digest, the same every run.
 	if _, err := runCommand(ctx, "sgdisk", "--clear",
+		"--disk-guid=6d657461-6c61-4765-8e74-2d6532652d30",
 		"--new=1:2048:+16M", "--typecode=1:ef00", "--change-name=1:e2e-esp",
+		"--partition-guid=1:6d657461-6c61-4765-8e74-2d6532652d31",
 		"--new=2:0:0", "--typecode=2:8300", "--change-name=2:e2e-root",
+		"--partition-guid=2:6d657461-6c61-4765-8e74-2d6532652d32",
 		img.path); err != nil {
 		return nil, err
 	}
