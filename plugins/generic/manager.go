@@ -22,6 +22,8 @@ const (
 	Version = "1.1"
 )
 
+var _ sdk.HardwareManager = (*Manager)(nil)
+
 // Manager is the generic hardware manager. Create it with New.
 type Manager struct {
 	sys  system

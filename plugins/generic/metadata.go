@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // stepEraseMetadata is IPA's erase_devices_metadata.
@@ -42,7 +44,11 @@ func (m *Manager) eraseDevicesMetadata(ctx context.Context, n node) (json.RawMes
 		dlog := log.With("device", d.Name)
 		start := time.Now()
 		dlog.Info("erasing partition tables and signatures")
-		if err := m.wipeMetadata(ctx, d); err != nil {
+		if err := m.wipeMetadata(ctx, dlog, d); err != nil {
+			if ctx.Err() != nil {
+				dlog.Warn("metadata erase interrupted", "error", err)
+				return nil, fmt.Errorf("%s: %s: %w", stepEraseMetadata, d.Name, ctx.Err())
+			}
 			dlog.Error("metadata erase failed", "error", err)
 			failures[d.Name] = err
 			continue
@@ -55,10 +61,11 @@ func (m *Manager) eraseDevicesMetadata(ctx context.Context, n node) (json.RawMes
 	return json.RawMessage("null"), nil
 }
 
-// wipeMetadata zeroes both ends of every partition of d and of d itself,
-// flushes, and has the kernel re-read the partition table.
-func (m *Manager) wipeMetadata(ctx context.Context, d disk) error {
-	parts, err := m.sys.partitions(d.kname)
+// wipeMetadata zeroes both ends of every partition of d (those the kernel
+// knows and those its MBR and GPT describe) and of d itself, flushes, and
+// has the kernel re-read the partition table.
+func (m *Manager) wipeMetadata(ctx context.Context, log hclog.Logger, d disk) error {
+	kernel, err := m.sys.partitions(d.kname)
 	if err != nil {
 		return err
 	}
@@ -67,7 +74,9 @@ func (m *Manager) wipeMetadata(ctx context.Context, d disk) error {
 		return err
 	}
 	defer dev.Close()
+	parts := mergePartitions(kernel, tablePartitions(dev, dev.size, dev.sector))
 	for _, p := range parts {
+		log.Debug("zeroing both ends of a partition", "partition", p.name, "offset", p.start, "bytes", p.size)
 		if err := dev.zeroEnds(ctx, p.start, p.size); err != nil {
 			return fmt.Errorf("partition %s: %w", p.name, err)
 		}

@@ -34,6 +34,7 @@ type overwriteOptions struct {
 	skipReadOnly bool
 }
 
+// overwriteOptionsOf reads erase_devices' settings from the node.
 func overwriteOptionsOf(n node) (o overwriteOptions, err error) {
 	if o.passes, err = n.intInfo("agent_erase_devices_iterations", 1); err != nil {
 		return o, err

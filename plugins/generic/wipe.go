@@ -18,13 +18,13 @@ const mib = 1 << 20
 // chunkSize is the size of each write of a full-disk pass.
 const chunkSize = 8 * mib
 
-// openForWrite opens the block device at path for writing. The open is
-// exclusive (O_EXCL on a block device), so the kernel itself refuses while
+// openForWrite opens the block device at path for reading and writing.
+// The open is exclusive (O_EXCL on a block device), so the kernel itself refuses while
 // the device or one of its partitions is mounted or held by md or
 // device-mapper; it bypasses the page cache (O_DIRECT) where the device
 // allows. Anything but a block device is refused.
 func openForWrite(path string) (*os.File, error) {
-	flags := unix.O_WRONLY | unix.O_EXCL | unix.O_CLOEXEC
+	flags := unix.O_RDWR | unix.O_EXCL | unix.O_CLOEXEC
 	fd, err := unix.Open(path, flags|unix.O_DIRECT, 0)
 	if errors.Is(err, unix.EINVAL) {
 		fd, err = unix.Open(path, flags, 0)
@@ -133,6 +133,29 @@ func (d *device) write(ctx context.Context, off, n int64, fill func([]byte)) err
 }
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
+
+// ReadAt reads len(p) bytes at off through the aligned buffer, so that it
+// works on a device opened with O_DIRECT.
+func (d *device) ReadAt(p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		pos := off + int64(done)
+		start := pos / d.sector * d.sector
+		end := min(roundUp(off+int64(len(p)), d.sector), start+int64(len(d.buf)), d.size)
+		if start >= end {
+			return done, io.EOF
+		}
+		n, err := d.f.ReadAt(d.buf[:end-start], start)
+		if n <= int(pos-start) {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return done, err
+		}
+		done += copy(p[done:], d.buf[pos-start:n])
+	}
+	return done, nil
+}
 
 // sync flushes the device's writes to stable storage.
 func (d *device) sync() error {
