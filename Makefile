@@ -34,6 +34,7 @@ generate:
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
+	$(GO) vet -tags bench ./test/bench/
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')
@@ -56,10 +57,11 @@ test: vet unit e2e
 ## demo: install, build and run the whole rig end to end, printing each phase
 demo: e2e
 
-## bench: start-up and rig figures (see docs/benchmarks.md)
+## bench: start-up, plugin-launch and rig figures (see docs/benchmarks.md)
 bench: build e2e-deps
+	$(GO) test -tags bench -run '^$$' -bench . -benchtime 20x ./test/bench/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./agent/pluginhost/
-	METALAGENT_BENCH=1 $(GO) test -tags e2e -count=1 -v -timeout 45m -run 'TestRig' ./test/e2e/
+	METALAGENT_E2E_REQUIRE=1 $(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/ | grep -E 'FIGURE|^PHASE|^(setup|ironic-up|enroll|manage|provide|deploy|undeploy|total) '
 
 clean:
 	rm -rf $(BIN) $(TOOLS)

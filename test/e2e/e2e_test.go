@@ -4,10 +4,12 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -342,6 +344,7 @@ func (r *rig) deploy(ctx context.Context) error {
 			return err
 		}},
 		{"the conductor stored the agent's deploy logs (log.collect_system_logs)", r.deployLogsCheck(logsBefore)},
+		{"the agent logged the skipped UEFI bootloader setup (install_bootloader, ipa-ignore-bootloader-failure)", r.lastBootLogged("bootloader setup skipped")},
 	})
 }
 
@@ -417,7 +420,54 @@ func (r *rig) agentRound(ctx context.Context, name, waitState, busyState, done, 
 		return err
 	}
 	logf("agent boot %q ended: %s", name, boot.proc.exitStatus())
+	logf("FIGURE boot=%s %s", name, bootFigures(boot.logPath))
 	return nil
+}
+
+// lastBootLogged checks that the latest agent boot's log contains text.
+func (r *rig) lastBootLogged(text string) func(context.Context) error {
+	return func(context.Context) error {
+		if len(r.boots) == 0 {
+			return errors.New("no agent boot")
+		}
+		b, err := os.ReadFile(r.boots[len(r.boots)-1].logPath)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), text) {
+			return fmt.Errorf("agent log %s lacks %q", r.boots[len(r.boots)-1].logPath, text)
+		}
+		return nil
+	}
+}
+
+// figureRes pick the agent's own start-up timings out of its log: its
+// "stage done" lines carry since_start, and the plugin host logs each
+// manager's start time.
+var figureRes = []struct {
+	name string
+	re   *regexp.Regexp
+}{
+	{"start_to_api", regexp.MustCompile(`stage="API serving".* since_start=(\S+)`)},
+	{"start_to_first_heartbeat_accepted", regexp.MustCompile(`stage=heartbeating.* since_start=(\S+)`)},
+	{"generic_plugin_start", regexp.MustCompile(`hardware manager in use:.* manager=generic .*start=(\S+)`)},
+}
+
+// bootFigures returns the boot's start-up figures as key=value pairs.
+func bootFigures(logPath string) string {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return "log unreadable: " + err.Error()
+	}
+	var out []string
+	for _, f := range figureRes {
+		v := "n/a"
+		if m := f.re.FindSubmatch(b); m != nil {
+			v = string(m[1])
+		}
+		out = append(out, f.name+"="+v)
+	}
+	return strings.Join(out, " ")
 }
 
 // setInstanceInfo points the node at the served image.
