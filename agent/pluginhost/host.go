@@ -210,7 +210,8 @@ func (h *Host) launch(ctx context.Context, path string, opts Options) (*Manager,
 		AutoMTLS:         true,
 		Managed:          true,
 		StartTimeout:     opts.StartTimeout,
-		Logger:           h.log.Named(name),
+		// go-plugin names the logger after the executable itself.
+		Logger: h.log,
 	})
 	rpc, err := client.Client()
 	if err != nil {

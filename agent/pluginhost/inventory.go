@@ -30,7 +30,14 @@ func (h *Host) Inventory(ctx context.Context) (map[string]any, error) {
 		}
 		parts = append(parts, part)
 	}
-	return MergeInventories(parts...), nil
+	inv := MergeInventories(parts...)
+	// IPA always reports these lists, empty when nothing was found.
+	for k := range listKeys {
+		if _, ok := inv[k]; !ok {
+			inv[k] = []any{}
+		}
+	}
+	return inv, nil
 }
 
 // MergeInventories merges inventory parts given highest priority first.
