@@ -94,6 +94,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	log.Info("metalagent starting", "version", Version, "api_url", a.cfg.APIURL, "standalone", a.cfg.Standalone,
 		"plugin_dirs", a.cfg.PluginDirs, "allowed_disks", a.cfg.AllowedDisks)
 
+	if a.cfg.InspectionCallbackURL != "" {
+		log.Warn("inspection is not implemented in this agent version; the inspection callback URL is ignored",
+			"inspection_callback_url", a.cfg.InspectionCallbackURL)
+	}
 	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log}
 	deps.Power = func(reboot bool) { a.power(stop, reboot) }
 	host, err := a.StartPlugins(ctx, pluginhost.Builtin{Name: commands.BuiltinName, Manager: commands.Builtin(deps)})

@@ -9,11 +9,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
+
+	"github.com/metalagent/metalagent/agent/ipa"
+	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
 func registerLog(r *Runner, d *Deps) {
@@ -56,6 +62,23 @@ func (d *Deps) collectSystemLogs(ctx context.Context, log hclog.Logger, _ Params
 		}
 		if err := add(name, data); err != nil {
 			return nil, fmt.Errorf("collect logs: %w", err)
+		}
+	}
+	// Every manager may add files (IPA: collect_system_logs of each manager).
+	answers, err := d.Host.DispatchAll(ctx, sdk.ExecuteRequest{Method: sdk.MethodCollectSystemLogs, Args: json.RawMessage("{}")})
+	if err != nil && ipa.From(err, "").Type != "HardwareManagerMethodNotFound" {
+		problems = append(problems, fmt.Sprintf("managers: %v", err))
+	}
+	for _, name := range slices.Sorted(maps.Keys(answers)) {
+		var files sdk.SystemLogs
+		if err := json.Unmarshal(answers[name], &files); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: logs answer: %v", name, err))
+			continue
+		}
+		for _, f := range slices.Sorted(maps.Keys(files)) {
+			if err := add(path.Join(name, path.Clean("/" + f)[1:]), []byte(files[f])); err != nil {
+				return nil, fmt.Errorf("collect logs: %w", err)
+			}
 		}
 	}
 	if len(problems) > 0 {

@@ -36,6 +36,28 @@ func (h *Host) Dispatch(ctx context.Context, req sdk.ExecuteRequest) (json.RawMe
 	return nil, ipa.New("HardwareManagerMethodNotFound", "No HardwareManager found to handle method: %s (tried %v)", req.Method, skipped)
 }
 
+// DispatchAll runs a hardware method on every manager that implements it,
+// as IPA's dispatch_to_all_managers does, and returns the answers by manager
+// name. Managers answering "not supported" are left out; the first other
+// error ends the call.
+func (h *Host) DispatchAll(ctx context.Context, req sdk.ExecuteRequest) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	for _, m := range h.managers {
+		res, err := m.hm.Execute(ctx, req)
+		if errors.Is(err, sdk.ErrNotSupported) {
+			continue
+		}
+		if err != nil {
+			return nil, h.pluginError(m, req.Method, err)
+		}
+		out[m.Name] = res
+	}
+	if len(out) == 0 {
+		return nil, ipa.New("HardwareManagerMethodNotFound", "No HardwareManager found to handle method: %s", req.Method)
+	}
+	return out, nil
+}
+
 // pluginError names the manager in an error and tells transport failures
 // (a crashed or hung plugin) from the plugin's own errors.
 func (h *Host) pluginError(m *Manager, method string, err error) error {

@@ -129,6 +129,21 @@ func TestDispatchFallsThrough(t *testing.T) {
 	}
 }
 
+func TestDispatchAll(t *testing.T) {
+	h := startHost(t, pluginDir(t, "low-1", "mid-2", "top-3"))
+	got, err := h.DispatchAll(context.Background(), sdk.ExecuteRequest{Method: "shared_step", Node: json.RawMessage(`{"x":"refuse-mid"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]json.RawMessage{"low-1": json.RawMessage(`"low"`), "top-3": json.RawMessage(`"top"`)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := h.DispatchAll(context.Background(), sdk.ExecuteRequest{Method: "nope"}); ipa.From(err, "").Type != "HardwareManagerMethodNotFound" {
+		t.Errorf("err = %v, want HardwareManagerMethodNotFound", err)
+	}
+}
+
 func TestStepsMerge(t *testing.T) {
 	h := startHost(t, pluginDir(t, "low-1", "top-3"))
 	steps, err := h.Steps(context.Background(), sdk.StepsRequest{Kind: sdk.StepKindClean})
