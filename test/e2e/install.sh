@@ -19,24 +19,10 @@ e2fsprogs
 curl
 ca-certificates
 "
-# What an IPA-compatible agent calls on the node's disk (wipefs, sgdisk,
-# blkid, lsblk, partprobe, qemu-img for non-raw images, efibootmgr for
-# UEFI boot entries, hdparm/nvme for secure erase, lshw/dmidecode for the
-# inventory).
+# What the agent itself reads on the node: Debian's PCI ID database (for
+# PCI vendor and device names). The agent shells out to no disk tool.
 AGENT_PACKAGES="
-parted
-dosfstools
-qemu-utils
-efibootmgr
-hdparm
-nvme-cli
-dmidecode
-lshw
-pciutils
-ethtool
-iproute2
-kmod
-udev
+pci.ids
 "
 # Services these packages ship; none may be left running.
 SERVICES="ironic-api ironic-conductor nginx uwsgi tftpd-hpa xinetd openipmi ipmievd iscsid open-iscsi"
