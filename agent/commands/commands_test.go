@@ -174,23 +174,37 @@ func TestChooseDisk(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		hints map[string]any
-		want  string
+		node  string
+		want  string // "" for DeviceNotFound
+		disks []any
 	}{
-		{"smallest of at least 4 GiB", nil, "/dev/sda"},
-		{"name hint", map[string]any{"name": "/dev/sdc"}, "/dev/sdc"},
-		{"name hint without /dev", map[string]any{"name": "sdb"}, "/dev/sdb"},
-		{"serial with operator", map[string]any{"serial": "s== B"}, "/dev/sdb"},
-		{"size in GiB", map[string]any{"size": 8}, "/dev/sdb"},
-		{"rotational", map[string]any{"rotational": "false", "size": 1}, "/dev/sdc"},
-		{"no match", map[string]any{"serial": "Z"}, ""},
+		{"smallest of at least 4 GiB", `{}`, "/dev/sda", disks},
+		{"no node", ``, "/dev/sda", disks},
+		{"name hint", `{"instance_info": {"root_device": {"name": "/dev/sdc"}}}`, "/dev/sdc", disks},
+		{"name hint without /dev", `{"instance_info": {"root_device": {"name": "sdb"}}}`, "/dev/sdb", disks},
+		{"serial with operator", `{"instance_info": {"root_device": {"serial": "s== B"}}}`, "/dev/sdb", disks},
+		{"size in GiB", `{"instance_info": {"root_device": {"size": 8}}}`, "/dev/sdb", disks},
+		{"size operator", `{"instance_info": {"root_device": {"size": ">= 6"}}}`, "/dev/sdb", disks},
+		{"size and rotational operators", `{"instance_info": {"root_device": {"size": "<= 6", "rotational": "false"}}}`, "/dev/sda", disks},
+		{"rotational", `{"instance_info": {"root_device": {"rotational": "false", "size": 1}}}`, "/dev/sdc", disks},
+		{"properties hints", `{"properties": {"root_device": {"serial": "C"}}}`, "/dev/sdc", disks},
+		{"instance_info preferred", `{"instance_info": {"root_device": {"serial": "A"}}, "properties": {"root_device": {"serial": "C"}}}`, "/dev/sda", disks},
+		{"no match", `{"instance_info": {"root_device": {"serial": "Z"}}}`, "", disks},
+		{"invalid hints", `{"instance_info": {"root_device": {"colour": "red"}}}`, "", disks},
+		{"all too small", `{}`, "", disks[2:]},
+		{"no disks", `{}`, "", nil},
+		{"disks not block devices", `{}`, "", []any{map[string]any{"name": 5}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := chooseDisk(disks, tt.hints)
+			got, err := chooseDisk(tt.disks, json.RawMessage(tt.node))
 			if tt.want == "" {
-				if err == nil {
-					t.Fatalf("got %s, want DeviceNotFound", got)
+				// The error must be an *ipa.Error, serialised for Ironic
+				// as {"type": "DeviceNotFound", ...}.
+				var ser struct{ Type string }
+				b, _ := json.Marshal(err)
+				if err == nil || json.Unmarshal(b, &ser) != nil || ser.Type != "DeviceNotFound" {
+					t.Fatalf("got %s, %v (%s); want DeviceNotFound", got, err, b)
 				}
 				return
 			}

@@ -5,21 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/metalagent/metalagent/agent/ipa"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/hints"
 )
 
-// minRootDiskSize is IPA's smallest default root disk: 4 GiB.
-const minRootDiskSize = 4 << 30
-
 // installDevice returns the device an image goes to: a manager that
-// implements get_os_install_device decides; otherwise the node's root
-// device hints pick from the inventory's disks, or the smallest disk of at
-// least 4 GiB, as IPA's generic manager does.
+// implements get_os_install_device decides; only when none does, the
+// host applies the node's root device hints to the merged inventory's
+// disks (plugin-sdk/hints: the first disk matching all hints, or the
+// smallest disk of at least 4 GiB without hints), as IPA's generic manager
+// does.
 func installDevice(ctx context.Context, d *Deps, node json.RawMessage) (string, error) {
 	res, err := d.Host.Dispatch(ctx, sdk.ExecuteRequest{Method: "get_os_install_device", Node: node, Args: json.RawMessage("{}")})
 	if err == nil {
@@ -38,101 +35,37 @@ func installDevice(ctx context.Context, d *Deps, node json.RawMessage) (string, 
 		return "", fmt.Errorf("inventory for root device selection: %w", err)
 	}
 	disks, _ := inv["disks"].([]any)
-	return chooseDisk(disks, rootDeviceHints(node))
+	return chooseDisk(disks, node)
 }
 
-// rootDeviceHints returns instance_info.root_device, else
-// properties.root_device, of a node.
-func rootDeviceHints(node json.RawMessage) map[string]any {
-	var n struct {
-		InstanceInfo map[string]any `json:"instance_info"`
-		Properties   map[string]any `json:"properties"`
+// chooseDisk applies the root device hints of node to the inventory's
+// disks (JSON objects, in inventory order). Every failure is IPA's
+// DeviceNotFound.
+func chooseDisk(disks []any, node json.RawMessage) (string, error) {
+	list, err := blockDevices(disks)
+	if err != nil {
+		return "", ipa.Wrap("DeviceNotFound", fmt.Errorf("read the inventory's disks: %w", err))
 	}
-	if len(node) == 0 || json.Unmarshal(node, &n) != nil {
-		return nil
+	dev, err := hints.ChooseForNode(node, list)
+	if err != nil {
+		return "", ipa.Wrap("DeviceNotFound", err)
 	}
-	if h, ok := n.InstanceInfo["root_device"].(map[string]any); ok && len(h) > 0 {
-		return h
-	}
-	if h, ok := n.Properties["root_device"].(map[string]any); ok && len(h) > 0 {
-		return h
-	}
-	return nil
+	return dev.Name, nil
 }
 
-// chooseDisk applies root device hints to disks in inventory order (every
-// hint must match; the first match wins) or, without hints, takes the
-// smallest disk of at least 4 GiB.
-func chooseDisk(disks []any, hints map[string]any) (string, error) {
-	type disk struct {
-		name string
-		size float64
-		m    map[string]any
+// blockDevices converts the merged inventory's disks, decoded from JSON,
+// back into the SDK's type by a JSON round trip.
+func blockDevices(disks []any) ([]sdk.BlockDevice, error) {
+	if len(disks) == 0 {
+		return nil, nil
 	}
-	var list []disk
-	for _, d := range disks {
-		m, ok := d.(map[string]any)
-		if !ok {
-			continue
-		}
-		name, _ := m["name"].(string)
-		size, _ := m["size"].(float64)
-		list = append(list, disk{name, size, m})
+	b, err := json.Marshal(disks)
+	if err != nil {
+		return nil, err
 	}
-	if len(hints) > 0 {
-		for _, d := range list {
-			if matchHints(d.m, hints) {
-				return d.name, nil
-			}
-		}
-		return "", ipa.New("DeviceNotFound", "No suitable device was found for deployment using these hints %v", hints)
+	var out []sdk.BlockDevice
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
 	}
-	sort.SliceStable(list, func(i, j int) bool {
-		if list[i].size != list[j].size {
-			return list[i].size < list[j].size
-		}
-		return list[i].name < list[j].name
-	})
-	for _, d := range list {
-		if d.size >= minRootDiskSize {
-			return d.name, nil
-		}
-	}
-	return "", ipa.New("DeviceNotFound", "No suitable device was found for deployment - root device hints were not provided and all found block devices are smaller than %d B", minRootDiskSize)
-}
-
-// matchHints reports whether a disk matches every hint. Strings compare
-// equal (an "s== " prefix is accepted), size is in GiB, rotational is a
-// boolean.
-func matchHints(disk, hints map[string]any) bool {
-	for k, want := range hints {
-		got := disk[k]
-		switch k {
-		case "name":
-			w := fmt.Sprint(want)
-			if !strings.HasPrefix(w, "/dev/") {
-				w = "/dev/" + w
-			}
-			if got != w {
-				return false
-			}
-		case "size":
-			size, _ := got.(float64)
-			w, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(fmt.Sprint(want), "==")), 64)
-			if err != nil || float64(int64(size)>>30) != w {
-				return false
-			}
-		case "rotational":
-			w, err := strconv.ParseBool(fmt.Sprint(want))
-			if err != nil || got != w {
-				return false
-			}
-		default:
-			w := strings.TrimSpace(strings.TrimPrefix(fmt.Sprint(want), "s=="))
-			if got == nil || fmt.Sprint(got) != w {
-				return false
-			}
-		}
-	}
-	return true
+	return out, nil
 }

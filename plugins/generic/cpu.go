@@ -26,7 +26,7 @@ func (s system) cpu() (*sdk.CPU, error) {
 		ModelName:    info.modelName,
 		Architecture: arch,
 		Flags:        info.flags,
-		Frequency:    s.cpuFrequency(info.mhz),
+		Frequency:    s.cpuFrequency(),
 		Count:        s.cpuCount(info.processors),
 	}
 	if c.Flags == nil {
@@ -39,11 +39,10 @@ func (s system) cpu() (*sdk.CPU, error) {
 }
 
 // cpuinfoFacts is what the inventory takes from /proc/cpuinfo: the first
-// processor's model name, flags and "cpu MHz", and the processor count.
+// processor's model name and flags, and the processor count.
 type cpuinfoFacts struct {
 	modelName  string
 	flags      []string
-	mhz        string
 	processors int
 }
 
@@ -79,10 +78,6 @@ func (s system) cpuinfo() (cpuinfoFacts, error) {
 			if !haveFlags {
 				out.flags, haveFlags = strings.Fields(value), true
 			}
-		case "cpu MHz":
-			if out.mhz == "" {
-				out.mhz = value
-			}
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -91,10 +86,11 @@ func (s system) cpuinfo() (cpuinfoFacts, error) {
 	return out, nil
 }
 
-// cpuFrequency returns what lscpu prints as "CPU max MHz" (the highest
-// cpufreq cpuinfo_max_freq, kHz, printed in MHz with four decimals), else
-// its "CPU MHz" (the first "cpu MHz" of /proc/cpuinfo, verbatim), else nil.
-func (s system) cpuFrequency(cpuinfoMHz string) *string {
+// cpuFrequency returns what lscpu prints as "CPU max MHz": the highest
+// cpufreq cpuinfo_max_freq (kHz) of the CPUs, in MHz with four decimals;
+// nil without cpufreq. Since util-linux 2.37 lscpu prints no "CPU MHz"
+// from /proc/cpuinfo, so IPA reports null then, and so does this manager.
+func (s system) cpuFrequency() *string {
 	paths, _ := filepath.Glob(filepath.Join(s.sysRoot, "devices", "system", "cpu", "cpu[0-9]*", "cpufreq", "cpuinfo_max_freq"))
 	var maxKHz int64
 	for _, p := range paths {
@@ -104,9 +100,6 @@ func (s system) cpuFrequency(cpuinfoMHz string) *string {
 	}
 	if maxKHz > 0 {
 		return sdk.Ptr(strconv.FormatFloat(float64(maxKHz)/1000, 'f', 4, 64))
-	}
-	if cpuinfoMHz != "" {
-		return &cpuinfoMHz
 	}
 	return nil
 }

@@ -5,6 +5,8 @@
 // addresses, system vendor, boot mode, hostname) read directly from /sys,
 // /proc, /dev and the udev database, and implements the generic clean and
 // deploy steps that erase disks: erase_devices_metadata and erase_devices.
+// It answers the hardware method get_os_install_device by applying the
+// node's root device hints (package plugin-sdk/hints) to its disks.
 // Every destructive step honours the operator's allow-list and refuses,
 // before writing anything, to touch a disk that is mounted or used as swap.
 package generic

@@ -11,26 +11,16 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/hints"
 )
 
 // eraseTargets returns the disks an erase step may consider: the
-// inventory's disks (the allow-list applies) minus those matching the
-// node's properties.skip_block_devices and the virtual-media device.
+// candidates (the allow-list and skip_block_devices apply) minus the
+// virtual-media device.
 func (m *Manager) eraseTargets(ctx context.Context, log hclog.Logger, n node) ([]disk, error) {
-	disks, err := m.sys.wholeDisks(ctx, m.config().allow)
+	disks, err := m.candidates(ctx, log, n)
 	if err != nil {
 		return nil, err
-	}
-	var skips [][]hint
-	for _, h := range n.Properties.SkipBlockDevices {
-		if _, ok := h["volume_name"]; ok {
-			continue // a RAID volume: this manager has none.
-		}
-		parsed, err := parseHints(h)
-		if err != nil {
-			return nil, fmt.Errorf("properties.skip_block_devices: %w", err)
-		}
-		skips = append(skips, parsed)
 	}
 	vmedia := m.virtualMediaDevice()
 	var out []disk
@@ -39,6 +29,25 @@ func (m *Manager) eraseTargets(ctx context.Context, log hclog.Logger, n node) ([
 			log.Info("skipping virtual media device", "device", d.Name)
 			continue
 		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// candidates returns the inventory's disks (the allow-list applies) minus
+// those matching the node's properties.skip_block_devices, as IPA's
+// list_block_devices_check_skip_list does.
+func (m *Manager) candidates(ctx context.Context, log hclog.Logger, n node) ([]disk, error) {
+	skips, err := n.skipList()
+	if err != nil {
+		return nil, err
+	}
+	disks, err := m.sys.wholeDisks(ctx, m.config().allow)
+	if err != nil {
+		return nil, err
+	}
+	var out []disk
+	for _, d := range disks {
 		if skipped(d.BlockDevice, skips) {
 			log.Warn("skipping device listed in skip_block_devices", "device", d.Name)
 			continue
@@ -48,9 +57,26 @@ func (m *Manager) eraseTargets(ctx context.Context, log hclog.Logger, n node) ([
 	return out, nil
 }
 
-func skipped(dev sdk.BlockDevice, skips [][]hint) bool {
-	for _, hs := range skips {
-		if matchHints(dev, hs) {
+// skipList parses properties.skip_block_devices. Entries naming a RAID
+// volume (volume_name) are left out: this manager has no RAID volumes.
+func (n node) skipList() ([]hints.Hints, error) {
+	var skips []hints.Hints
+	for _, h := range n.Properties.SkipBlockDevices {
+		if _, ok := h["volume_name"]; ok {
+			continue
+		}
+		parsed, err := hints.Parse(h)
+		if err != nil {
+			return nil, fmt.Errorf("properties.skip_block_devices: %w", err)
+		}
+		skips = append(skips, parsed)
+	}
+	return skips, nil
+}
+
+func skipped(dev sdk.BlockDevice, skips []hints.Hints) bool {
+	for _, h := range skips {
+		if h.Match(dev) {
 			return true
 		}
 	}

@@ -135,13 +135,13 @@ func TestCPU(t *testing.T) {
 			want: &sdk.CPU{ModelName: "Test CPU", Frequency: sdk.Ptr("3400.0000"), Count: 2, Architecture: "x86_64", Flags: []string{"a", "b", "c"}},
 		},
 		{
-			name: "cpuinfo MHz verbatim, count from cpuinfo, sockets",
+			name: "no cpufreq: no frequency (cpu MHz ignored), count from cpuinfo, sockets",
 			files: map[string]string{
 				"proc/cpuinfo": cpuinfo,
 				"sys/devices/system/cpu/cpu0/topology/physical_package_id": "0\n",
 				"sys/devices/system/cpu/cpu1/topology/physical_package_id": "1\n",
 			},
-			want: &sdk.CPU{ModelName: "Test CPU", Frequency: sdk.Ptr("1200.500"), Count: 2, Architecture: "x86_64", Flags: []string{"a", "b", "c"}, SocketCount: sdk.Ptr(2)},
+			want: &sdk.CPU{ModelName: "Test CPU", Count: 2, Architecture: "x86_64", Flags: []string{"a", "b", "c"}, SocketCount: sdk.Ptr(2)},
 		},
 		{
 			name:  "no frequency, no flags (arm64)",

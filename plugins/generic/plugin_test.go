@@ -63,4 +63,13 @@ func TestThroughPlugin(t *testing.T) {
 	if sdk.TypeOf(err) != "BlockDeviceEraseError" {
 		t.Errorf("erase on the fixture: %v (%s), want BlockDeviceEraseError", err, sdk.TypeOf(err))
 	}
+
+	res, err := hm.Execute(ctx, sdk.ExecuteRequest{Method: "get_os_install_device", Node: json.RawMessage(`{"instance_info": {"root_device": {"rotational": true}}}`)})
+	if err != nil || string(res) != `"/dev/sdb"` {
+		t.Errorf("get_os_install_device = %s, %v; want \"/dev/sdb\"", res, err)
+	}
+	_, err = hm.Execute(ctx, sdk.ExecuteRequest{Method: "get_os_install_device", Node: json.RawMessage(`{"instance_info": {"root_device": {"size": 1}}}`)})
+	if sdk.TypeOf(err) != "DeviceNotFound" || sdk.KindOf(err) != sdk.KindHardware {
+		t.Errorf("get_os_install_device without a match: %v (%s), want DeviceNotFound", err, sdk.TypeOf(err))
+	}
 }

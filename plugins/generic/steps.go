@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
@@ -38,19 +39,32 @@ func clone(steps []sdk.Step) []sdk.Step { return append([]sdk.Step(nil), steps..
 
 // Execute runs erase_devices_metadata or erase_devices, whether asked as a
 // clean, deploy or service step or as a hardware method: like IPA, the
-// manager dispatches by name. Neither takes arguments. Other methods are
-// not supported.
+// manager dispatches by name. Neither takes arguments. It also answers the
+// hardware method get_os_install_device (see osInstallDevice), whose only
+// argument, IPA's permit_refresh, is accepted and ignored: refreshing the
+// node is the host's work. Other methods are not supported.
 func (m *Manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.RawMessage, error) {
-	var run func(context.Context, node) (json.RawMessage, error)
+	var (
+		run     func(context.Context, node) (json.RawMessage, error)
+		allowed []string
+	)
 	switch req.Method {
 	case stepEraseMetadata:
 		run = m.eraseDevicesMetadata
 	case stepErase:
 		run = m.eraseDevices
+	case methodInstallDevice:
+		if req.Kind != "" {
+			return nil, sdk.InvalidArgument("%s is a hardware method, not a %s step", req.Method, req.Kind)
+		}
+		run = func(ctx context.Context, n node) (json.RawMessage, error) {
+			return m.osInstallDevice(ctx, req.Node, n)
+		}
+		allowed = []string{"permit_refresh"}
 	default:
 		return nil, sdk.NotSupported("%s is not implemented by the generic hardware manager", req.Method)
 	}
-	if err := noArgs(req.Method, req.Args); err != nil {
+	if err := checkArgs(req.Method, req.Args, allowed...); err != nil {
 		return nil, err
 	}
 	n, err := parseNode(req.Node)
@@ -61,9 +75,9 @@ func (m *Manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.Raw
 	return run(ctx, n)
 }
 
-// noArgs refuses arguments for a method that takes none, as Python does
-// for unexpected keyword arguments.
-func noArgs(method string, args json.RawMessage) error {
+// checkArgs refuses arguments other than the allowed ones, as Python
+// does for unexpected keyword arguments.
+func checkArgs(method string, args json.RawMessage, allowed ...string) error {
 	args = bytes.TrimSpace(args)
 	if len(args) == 0 || string(args) == "null" {
 		return nil
@@ -73,7 +87,9 @@ func noArgs(method string, args json.RawMessage) error {
 		return sdk.InvalidArgument("%s: arguments are not a JSON object: %v", method, err)
 	}
 	for k := range kw {
-		return sdk.InvalidArgument("%s takes no arguments, got %q", method, k)
+		if !slices.Contains(allowed, k) {
+			return sdk.InvalidArgument("%s got an unexpected argument %q", method, k)
+		}
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func TestExecuteRejects(t *testing.T) {
 		kind error
 	}{
 		{"unknown method", sdk.ExecuteRequest{Method: "burnin_cpu", Kind: sdk.StepKindClean}, sdk.ErrNotSupported},
-		{"hardware method", sdk.ExecuteRequest{Method: "get_os_install_device"}, sdk.ErrNotSupported},
+		{"other hardware method", sdk.ExecuteRequest{Method: "get_bmc_address"}, sdk.ErrNotSupported},
 		{"arguments", sdk.ExecuteRequest{Method: "erase_devices_metadata", Args: json.RawMessage(`{"force": true}`)}, sdk.ErrInvalidArgument},
 		{"arguments not an object", sdk.ExecuteRequest{Method: "erase_devices", Args: json.RawMessage(`[1]`)}, sdk.ErrInvalidArgument},
 		{"bad node", sdk.ExecuteRequest{Method: "erase_devices", Node: json.RawMessage(`{"properties": 5}`)}, sdk.ErrInvalidArgument},
