@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -63,11 +64,18 @@ func (h *Host) DispatchAll(ctx context.Context, req sdk.ExecuteRequest) (map[str
 func (h *Host) pluginError(m *Manager, method string, err error) error {
 	if st, ok := status.FromError(err); ok && m.client != nil {
 		switch st.Code() {
-		case codes.Unavailable, codes.Canceled:
-			if m.client.Exited() {
-				return &ipa.Error{Type: "PluginError", Code: 500, Message: "Hardware-manager plugin failed",
-					Details: fmt.Sprintf("plugin %s exited while running %s: %s", m.Name, method, st.Message()), Err: err}
+		case codes.Unavailable:
+			// The process exit is noticed a moment after the broken
+			// connection: wait briefly to report which it was.
+			what := "stopped answering (connection lost)"
+			for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if m.client.Exited() {
+					what = "exited"
+					break
+				}
 			}
+			return &ipa.Error{Type: "PluginError", Code: 500, Message: "Hardware-manager plugin failed",
+				Details: fmt.Sprintf("plugin %s %s while running %s: %s", m.Name, what, method, st.Message()), Err: err}
 		case codes.DeadlineExceeded:
 			return &ipa.Error{Type: "PluginError", Code: 500, Message: "Hardware-manager plugin failed",
 				Details: fmt.Sprintf("plugin %s did not answer %s in time", m.Name, method), Err: err}
