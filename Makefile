@@ -11,7 +11,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 TOOLS := $(CURDIR)/.tools
 
-.PHONY: all build generate test unit e2e e2e-deps demo bench vet fmt clean
+.PHONY: all build generate generate-check test unit e2e e2e-deps demo bench vet fmt clean
 
 all: build
 
@@ -21,15 +21,25 @@ build:
 	@mkdir -p $(PLUGINS)
 	$(GO) build $(GOFLAGS_BUILD) -o $(PLUGINS)/generic ./cmd/metalagent-generic
 
+PROTO_DIR := plugin-sdk/proto/v1
+
 ## generate: regenerate the protocol's Go code with the pinned generators
+generate: OUT ?= $(PROTO_DIR)
 generate:
 	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install protobuf-compiler" >&2; exit 1; }
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
-	PATH=$(TOOLS):$$PATH protoc --proto_path=plugin-sdk/api/v1 \
-		--go_out=plugin-sdk/api/v1 --go_opt=paths=source_relative \
-		--go-grpc_out=plugin-sdk/api/v1 --go-grpc_opt=paths=source_relative \
+	PATH=$(TOOLS):$$PATH protoc --proto_path=$(PROTO_DIR) \
+		--go_out=$(OUT) --go_opt=paths=source_relative \
+		--go-grpc_out=$(OUT) --go-grpc_opt=paths=source_relative \
 		hwmanager.proto
+
+## generate-check: fail if the committed generated code is not what generate makes
+generate-check:
+	@tmp=$$(mktemp -d) && $(MAKE) -s generate OUT=$$tmp && \
+	  for f in hwmanager.pb.go hwmanager_grpc.pb.go; do \
+	    cmp -s $$tmp/$$f $(PROTO_DIR)/$$f || { echo "$(PROTO_DIR)/$$f is stale: run make generate" >&2; rm -rf $$tmp; exit 1; }; \
+	  done; rm -rf $$tmp; echo "generated code up to date"
 
 vet:
 	$(GO) vet ./...
@@ -52,7 +62,7 @@ e2e: build e2e-deps
 	METALAGENT_E2E_REQUIRE=1 $(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/
 
 ## test: everything: unit tests, then the rig
-test: vet unit e2e
+test: vet generate-check unit e2e
 
 ## demo: install, build and run the whole rig end to end, printing each phase
 demo: e2e

@@ -15,5 +15,5 @@
 // IncompatibleHardwareMethodError.
 //
 // Plugins written in other languages implement the service in
-// api/v1/hwmanager.proto and go-plugin's handshake (see Handshake).
+// proto/v1/hwmanager.proto and go-plugin's handshake (see Handshake).
 package sdk

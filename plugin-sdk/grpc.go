@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	hwmv1 "github.com/metalagent/metalagent/plugin-sdk/api/v1"
+	hwmv1 "github.com/metalagent/metalagent/plugin-sdk/proto/v1"
 )
 
 // errorDomain marks the ErrorInfo detail that carries an IPA error class.

@@ -8,7 +8,7 @@ import (
 )
 
 // ProtocolVersion is the hardware-manager protocol this SDK speaks
-// (api/v1). The host negotiates it through go-plugin's VersionedPlugins.
+// (proto/v1). The host negotiates it through go-plugin's VersionedPlugins.
 const ProtocolVersion = 1
 
 // PluginName is the name under which a plugin serves its hardware manager.

@@ -738,7 +738,7 @@ const file_hwmanager_proto_rawDesc = "" +
 	"GetVersion\x12*.metalagent.hwmanager.v1.GetVersionRequest\x1a+.metalagent.hwmanager.v1.GetVersionResponse\x12k\n" +
 	"\fGetInventory\x12,.metalagent.hwmanager.v1.GetInventoryRequest\x1a-.metalagent.hwmanager.v1.GetInventoryResponse\x12_\n" +
 	"\bGetSteps\x12(.metalagent.hwmanager.v1.GetStepsRequest\x1a).metalagent.hwmanager.v1.GetStepsResponse\x12\\\n" +
-	"\aExecute\x12'.metalagent.hwmanager.v1.ExecuteRequest\x1a(.metalagent.hwmanager.v1.ExecuteResponseB@Z>github.com/metalagent/metalagent/plugin-sdk/api/v1;hwmanagerv1b\x06proto3"
+	"\aExecute\x12'.metalagent.hwmanager.v1.ExecuteRequest\x1a(.metalagent.hwmanager.v1.ExecuteResponseBBZ@github.com/metalagent/metalagent/plugin-sdk/proto/v1;hwmanagerv1b\x06proto3"
 
 var (
 	file_hwmanager_proto_rawDescOnce sync.Once
