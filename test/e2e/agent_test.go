@@ -3,8 +3,12 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,6 +88,7 @@ type agentBoot struct {
 	started time.Time
 
 	stayIn []string // provision states in which the node still runs this boot
+	holdIn []string // states in which the phase, not power, ends the boot
 
 	mu         sync.Mutex
 	poweredOff string // why the rig "powered off" the node, once it did
@@ -101,6 +106,7 @@ type agentLaunch struct {
 	workDir    string
 	tracker    *nodeTracker
 	bootNumber int
+	extraArgs  []string // more agent arguments, for this boot only
 }
 
 // kernelCmdline is the simulated kernel command line of a boot.
@@ -110,8 +116,10 @@ func kernelCmdline(mac string) string {
 
 // bootAgent starts a fresh agent for a boot named name and a goroutine
 // that "powers the node off" (stops the agent) once the node's power
-// state turns off or its provision state leaves stayIn.
-func bootAgent(l agentLaunch, name string, stayIn []string) (*agentBoot, error) {
+// state turns off or its provision state leaves stayIn. In a state of
+// holdIn the goroutine leaves the agent alone whatever the power state:
+// the phase inspects the agent there and then calls powerOff itself.
+func bootAgent(l agentLaunch, name string, stayIn, holdIn []string) (*agentBoot, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -129,6 +137,7 @@ func bootAgent(l agentLaunch, name string, stayIn []string) (*agentBoot, error) 
 		port:      port,
 		logPath:   filepath.Join(bootDir, "agent.log"),
 		stayIn:    stayIn,
+		holdIn:    holdIn,
 		watchDone: make(chan struct{}),
 		quit:      make(chan struct{}),
 	}
@@ -145,6 +154,7 @@ func bootAgent(l agentLaunch, name string, stayIn []string) (*agentBoot, error) 
 		"--simulate-power",
 		"--cmdline-file", cmdline,
 	}
+	argv = append(argv, l.extraArgs...)
 	env := append([]string{"TMPDIR=" + filepath.Join(bootDir, "tmp")}, loopbackEnv...)
 	b.proc, err = startProcess("agent "+name, b.logPath, bootDir, env, argv...)
 	if err != nil {
@@ -177,6 +187,8 @@ func (b *agentBoot) watch(tr *nodeTracker) {
 		}
 		var why string
 		switch {
+		case slices.Contains(b.holdIn, n.ProvisionState):
+			// held for the phase's inspection
 		case str(n.PowerState) == powerOff:
 			why = "node powered off"
 		case !slices.Contains(b.stayIn, n.ProvisionState):
@@ -192,6 +204,45 @@ func (b *agentBoot) watch(tr *nodeTracker) {
 			return
 		}
 	}
+}
+
+// powerOff is the phase's own power button for a held boot: it records
+// why and stops the agent.
+func (b *agentBoot) powerOff(why string) {
+	b.mu.Lock()
+	b.poweredOff = why
+	b.mu.Unlock()
+	logf("agent boot %q: %s: powering off (stopping pid %d)", b.name, why, b.proc.pid())
+	b.shutdown()
+	logf("agent boot %q: %s", b.name, b.proc.exitStatus())
+}
+
+// getJSON sends GET path to the boot's agent API (no token: IPA's
+// read-only endpoints need none) and decodes the JSON answer into out.
+func (b *agentBoot) getJSON(ctx context.Context, path string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	u := fmt.Sprintf("http://127.0.0.1:%d%s", b.port, path)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("GET %s: read answer: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d: %s", u, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("GET %s: decode %q: %w", u, firstLine(string(body), 200), err)
+	}
+	return nil
 }
 
 // shutdown stops the watcher and the agent if either still runs.

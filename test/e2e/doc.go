@@ -1,8 +1,9 @@
 // Package e2e is metalagent's end-to-end test rig: it runs Debian's real
 // Ironic (2023.1, 21.4.x) as a child process on 127.0.0.1, enrols a
 // fake-hardware node whose disk is a loop device, and drives automated
-// cleaning, a whole-disk deployment and an undeploy through bin/metalagent,
-// starting a fresh agent process for every simulated boot of the node.
+// cleaning, two deployments of bad images that must fail cleanly, recovery,
+// a whole-disk deployment and an undeploy through bin/metalagent, starting
+// a fresh agent process for every simulated boot of the node.
 //
 // The test itself is behind the "e2e" build tag and needs root:
 //

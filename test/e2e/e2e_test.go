@@ -68,8 +68,9 @@ func loudSkip(t *testing.T, reason string) {
 }
 
 // TestEndToEnd drives a fake-hardware node through manage, provide
-// (automated cleaning), deploy and undeploy against a real Ironic, with
-// a fresh bin/metalagent process for every simulated boot of the node.
+// (automated cleaning), two deployments of bad images that must fail
+// cleanly, recovery, deploy and undeploy against a real Ironic, with a
+// fresh bin/metalagent process for every simulated boot of the node.
 func TestEndToEnd(t *testing.T) {
 	if os.Geteuid() != 0 {
 		loudSkip(t, "not running as root (loop devices and the agent need it)")
@@ -102,6 +103,9 @@ func TestEndToEnd(t *testing.T) {
 		return
 	}
 	pr.run("provide", r.provide)
+	pr.run("deploy-bad-checksum", r.deployBadChecksum)
+	pr.run("deploy-image-404", r.deployImage404)
+	pr.run("recover", r.recoverNode)
 	pr.run("deploy", r.deploy)
 	pr.run("undeploy", r.undeploy)
 }
@@ -304,7 +308,7 @@ func (r *rig) provide(ctx context.Context) error {
 	if err := r.api.setProvisionState(ctx, r.node, "provide"); err != nil {
 		return err
 	}
-	if err := r.agentRound(ctx, "provide", stateCleanWait, stateCleaning, stateAvailable, stateCleanFailed); err != nil {
+	if _, err := r.agentRound(ctx, cleanRound("provide")); err != nil {
 		return err
 	}
 	return runChecks(ctx, []check{
@@ -326,7 +330,7 @@ func (r *rig) deploy(ctx context.Context) error {
 	}
 	gets := r.images.getCount()
 	logsBefore := r.ironic.deployLogs()
-	if err := r.agentRound(ctx, "deploy", stateDeployWait, stateDeploying, stateActive, stateDeployFailed); err != nil {
+	if _, err := r.agentRound(ctx, deployRound("deploy")); err != nil {
 		return err
 	}
 	return runChecks(ctx, []check{
@@ -353,33 +357,72 @@ func (r *rig) undeploy(ctx context.Context) error {
 	if err := r.api.setProvisionState(ctx, r.node, "deleted"); err != nil {
 		return err
 	}
-	if err := r.agentRound(ctx, "undeploy", stateCleanWait, stateCleaning, stateAvailable, stateCleanFailed); err != nil {
+	if _, err := r.agentRound(ctx, cleanRound("undeploy")); err != nil {
 		return err
 	}
+	return runChecks(ctx, r.imageErasedChecks())
+}
+
+// imageErasedChecks are the checks after cleaning a disk that held the
+// test image: its partition table is gone.
+func (r *rig) imageErasedChecks() []check {
 	gptSigs := preparedSignatures[:3] // MBR and both GPT headers (the image has no ext4)
-	return runChecks(ctx, []check{
+	return []check{
 		{"protective MBR and primary GPT (sectors 0-33) are zero", r.zeroCheck(byteRange{"sectors 0-33", 0, 34 * sectorSize})},
 		{"last MiB is zero (backup GPT)", r.zeroCheck(byteRange{"last MiB", diskSize - mib, mib})},
 		{"no partition-table signature left", r.signaturesGone(gptSigs)},
 		{"libblkid finds no signature on the disk", r.blkidClean},
-	})
+	}
+}
+
+// round is one simulated boot of the node into the agent.
+type round struct {
+	name string
+	wait string // the node waits for an agent: boot one
+	busy string // the node works with the agent
+	done string // the state that ends the round
+	fail string // a state that ends it with an error
+	// hold keeps the agent running once the node is in done, even if
+	// Ironic powers the node off: the caller inspects the agent and then
+	// calls its powerOff.
+	hold      bool
+	extraArgs []string // more agent arguments for this boot only
+}
+
+// cleanRound is a boot for cleaning that must reach available.
+func cleanRound(name string) round {
+	return round{name: name, wait: stateCleanWait, busy: stateCleaning, done: stateAvailable, fail: stateCleanFailed}
+}
+
+// deployRound is a boot for a deployment that must reach active.
+func deployRound(name string) round {
+	return round{name: name, wait: stateDeployWait, busy: stateDeploying, done: stateActive, fail: stateDeployFailed}
 }
 
 // agentRound is one simulated boot: wait until the node waits for an
-// agent (waitState), boot a fresh agent, and wait for the node to reach
-// done while it stays in waitState/busyState. failState ends it early.
-func (r *rig) agentRound(ctx context.Context, name, waitState, busyState, done, failState string) error {
-	if _, err := r.tracker.waitFor(ctx, waitSpec{want: waitState, failOn: []string{failState, stateError}, timeout: 2 * time.Minute}); err != nil {
-		return err
+// agent (rd.wait), boot a fresh agent, and wait for the node to reach
+// rd.done while it stays in rd.wait/rd.busy. rd.fail ends it early, and
+// so does rd.done before the agent booted. Call it right after
+// requesting the transition: it ignores views of the node older than
+// its own start. It returns the boot, which still runs if rd.hold.
+func (r *rig) agentRound(ctx context.Context, rd round) (*agentBoot, error) {
+	name := rd.name
+	if _, err := r.tracker.waitFor(ctx, waitSpec{want: rd.wait, failOn: []string{rd.fail, stateError, rd.done},
+		timeout: 2 * time.Minute, after: time.Now()}); err != nil {
+		return nil, err
 	}
 	// A real node's kernel scans the partition table at boot.
 	r.disk.rescanPartitions(ctx)
+	var holdIn []string
+	if rd.hold {
+		holdIn = []string{rd.done}
+	}
 	boot, err := bootAgent(agentLaunch{
 		bins: r.bins, apiURL: r.ironic.cfg.apiURL(), disk: r.disk.dev, mac: r.mac,
-		workDir: r.workDir, tracker: r.tracker, bootNumber: len(r.boots) + 1,
-	}, name, []string{waitState, busyState})
+		workDir: r.workDir, tracker: r.tracker, bootNumber: len(r.boots) + 1, extraArgs: rd.extraArgs,
+	}, name, []string{rd.wait, rd.busy}, holdIn)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r.boots = append(r.boots, boot)
 	r.phaseBoots = append(r.phaseBoots, boot)
@@ -388,7 +431,7 @@ func (r *rig) agentRound(ctx context.Context, name, waitState, busyState, done, 
 	heard := false
 	// Ironic itself fails the node after callbackTimeout without progress;
 	// this bound only catches an agent that keeps a step running forever.
-	_, err = r.tracker.waitFor(ctx, waitSpec{want: done, failOn: []string{failState, stateError}, timeout: 8 * time.Minute,
+	_, err = r.tracker.waitFor(ctx, waitSpec{want: rd.done, failOn: []string{rd.fail, stateError}, timeout: 8 * time.Minute,
 		check: func(n *node) error {
 			// The conductor stores the callback URL of each heartbeat: one
 			// ending in this boot's port proves the boot's agent is heard.
@@ -396,7 +439,7 @@ func (r *rig) agentRound(ctx context.Context, name, waitState, busyState, done, 
 				heard = true
 				logf("first heartbeat of boot %q recorded: agent_url %s, agent_version %q", name, u, n.DriverInternalInfo["agent_version"])
 			}
-			if !heard && n.ProvisionState == waitState && time.Since(boot.started) > firstHeartbeatTimeout {
+			if !heard && n.ProvisionState == rd.wait && time.Since(boot.started) > firstHeartbeatTimeout {
 				return fmt.Errorf("no heartbeat from agent boot %q within %s (Ironic has agent_url %q)",
 					name, firstHeartbeatTimeout, n.DriverInternalInfo["agent_url"])
 			}
@@ -408,20 +451,26 @@ func (r *rig) agentRound(ctx context.Context, name, waitState, busyState, done, 
 			}
 			// An agent that left (exit 0) while the node still waits for it
 			// will never be heard from again: fail now, not at the timeout.
-			if p := boot.proc; p.exited() && !p.wasStopped() && n.ProvisionState == waitState &&
+			if p := boot.proc; p.exited() && !p.wasStopped() && n.ProvisionState == rd.wait &&
 				time.Since(p.endedAt) > 3*ramdiskHeartbeatTimeout*time.Second {
 				return fmt.Errorf("agent boot %q exited (%s) %s ago but the node still waits for it",
 					name, p.exitStatus(), time.Since(p.endedAt).Round(time.Second))
 			}
 			return nil
 		}})
-	boot.shutdown()
+	if err != nil || !rd.hold {
+		boot.shutdown()
+	}
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if rd.hold {
+		logf("agent boot %q held running for inspection in %q", name, rd.done)
+		return boot, nil
 	}
 	logf("agent boot %q ended: %s", name, boot.proc.exitStatus())
 	logf("FIGURE boot=%s %s", name, bootFigures(boot.logPath))
-	return nil
+	return boot, nil
 }
 
 // lastBootLogged checks that the latest agent boot's log contains text.
@@ -472,10 +521,17 @@ func bootFigures(logPath string) string {
 
 // setInstanceInfo points the node at the served image.
 func (r *rig) setInstanceInfo(ctx context.Context) error {
+	return r.pointAtImage(ctx, r.images.url, r.image.sha256)
+}
+
+// pointAtImage sets the node's instance_info to a raw whole-disk image
+// at url with the given sha256 and checks that the deploy interface
+// validates. The bad-input phases pass a bad URL or digest.
+func (r *rig) pointAtImage(ctx context.Context, url, sha256 string) error {
 	ops := []patchOp{
-		{Op: "add", Path: "/instance_info/image_source", Value: r.images.url},
+		{Op: "add", Path: "/instance_info/image_source", Value: url},
 		{Op: "add", Path: "/instance_info/image_os_hash_algo", Value: "sha256"},
-		{Op: "add", Path: "/instance_info/image_os_hash_value", Value: r.image.sha256},
+		{Op: "add", Path: "/instance_info/image_os_hash_value", Value: sha256},
 		{Op: "add", Path: "/instance_info/image_disk_format", Value: "raw"},
 		{Op: "add", Path: "/instance_info/root_gb", Value: "1"},
 	}

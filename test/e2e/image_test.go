@@ -64,16 +64,35 @@ func buildTestImage(ctx context.Context, dir string) (*testImage, error) {
 	return img, nil
 }
 
-// imageServer serves the image over HTTP on 127.0.0.1 and records the
-// requests it answered.
+// imageServer serves the image over HTTP on 127.0.0.1 and records every
+// request it answered. Besides the image it offers two bad URLs for the
+// bad-input phases: missingURL answers 404 to everything, headOnlyURL
+// answers HEAD exactly like url but GET with 404, so that Ironic's own
+// HEAD check passes and only the agent's download fails.
 type imageServer struct {
-	url string // full URL of the image
-	srv *http.Server
+	url         string // full URL of the image
+	missingURL  string // 404 for HEAD and GET
+	headOnlyURL string // HEAD as for url, 404 for GET
+	srv         *http.Server
 
 	mu       sync.Mutex
-	requests []string
-	gets     int
+	requests []servedRequest
 }
+
+// servedRequest is one line of the image server's request log.
+type servedRequest struct {
+	at           time.Time
+	method, path string
+	rangeHdr, ua string
+	status       int
+}
+
+// Paths of the bad URLs (the image's name stays last, as Ironic derives
+// the image ID the agent reports from the URL's last segment).
+const (
+	missingPath  = "/missing/" + imageName
+	headOnlyPath = "/head-only/" + imageName
+)
 
 // serveImage starts the server on a free loopback port.
 func serveImage(img *testImage) (*imageServer, error) {
@@ -81,28 +100,46 @@ func serveImage(img *testImage) (*imageServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &imageServer{url: fmt.Sprintf("http://%s/%s", l.Addr(), imageName)}
+	base := "http://" + l.Addr().String()
+	s := &imageServer{url: base + "/" + imageName, missingURL: base + missingPath, headOnlyURL: base + headOnlyPath}
 	modTime := time.Now().UTC().Truncate(time.Second)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/"+imageName, func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.requests = append(s.requests, fmt.Sprintf("%s %s %s Range=%q UA=%q",
-			time.Now().Format("15:04:05.000"), r.Method, r.URL.Path, r.Header.Get("Range"), r.UserAgent()))
-		if r.Method == http.MethodGet {
-			s.gets++
-		}
-		s.mu.Unlock()
+	serve := func(w http.ResponseWriter, r *http.Request) {
 		// ServeContent answers HEAD and ranges and sets Content-Length and
 		// Last-Modified, which Ironic's HEAD check of an HTTP image needs.
 		http.ServeContent(w, r, imageName, modTime, bytes.NewReader(img.data))
-	})
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		switch {
+		case r.URL.Path == "/"+imageName:
+			serve(sw, r)
+		case r.URL.Path == headOnlyPath && r.Method == http.MethodHead:
+			serve(sw, r)
+		default: // missingPath, a GET of headOnlyPath, anything else
+			http.NotFound(sw, r)
+		}
+		s.mu.Lock()
+		s.requests = append(s.requests, servedRequest{time.Now(), r.Method, r.URL.Path, r.Header.Get("Range"), r.UserAgent(), sw.status})
+		s.mu.Unlock()
+	}
+	s.srv = &http.Server{Handler: http.HandlerFunc(handler), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logf("image server: %v", err)
 		}
 	}()
 	return s, nil
+}
+
+// statusWriter remembers the status code a handler sent.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // close stops the server.
@@ -112,11 +149,22 @@ func (s *imageServer) close() {
 	}
 }
 
-// getCount is how many GET requests were answered.
+// getCount is how many GET requests of the image itself were answered.
 func (s *imageServer) getCount() int {
+	return s.count(http.MethodGet, "/"+imageName)
+}
+
+// count is how many requests with this method and path were answered.
+func (s *imageServer) count(method, path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.gets
+	n := 0
+	for _, r := range s.requests {
+		if r.method == method && r.path == path {
+			n++
+		}
+	}
+	return n
 }
 
 // log returns the request log, one request per line.
@@ -126,7 +174,11 @@ func (s *imageServer) log() string {
 	if len(s.requests) == 0 {
 		return "(no requests)"
 	}
-	return strings.Join(s.requests, "\n")
+	lines := make([]string, len(s.requests))
+	for i, r := range s.requests {
+		lines[i] = fmt.Sprintf("%s %s %s -> %d Range=%q UA=%q", r.at.Format("15:04:05.000"), r.method, r.path, r.status, r.rangeHdr, r.ua)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // gptRewritableSectors are the image sectors an IPA-compatible agent may

@@ -24,13 +24,13 @@ type nodeTracker struct {
 	client *ironicClient
 	ident  string
 
-	mu       sync.Mutex
-	last     *node
-	lastErr  error
-	lastSeen time.Time
-	lastKey  string
-	history  []string
-	start    time.Time
+	mu        sync.Mutex
+	last      *node
+	lastErr   error
+	lastFetch time.Time // when the request that returned last was sent
+	lastKey   string
+	history   []string
+	start     time.Time
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -67,6 +67,7 @@ func (tr *nodeTracker) stop() {
 func (tr *nodeTracker) poll(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	sent := time.Now()
 	n, err := tr.client.getNode(ctx, tr.ident)
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
@@ -76,7 +77,10 @@ func (tr *nodeTracker) poll(ctx context.Context) {
 		}
 		return
 	}
-	tr.last, tr.lastErr, tr.lastSeen = n, nil, time.Now()
+	if sent.Before(tr.lastFetch) {
+		return // a slow answer older than the view already held
+	}
+	tr.last, tr.lastErr, tr.lastFetch = n, nil, sent
 	key := describeNode(n)
 	if key != tr.lastKey {
 		tr.lastKey = key
@@ -115,9 +119,15 @@ func stepName(step map[string]any) string {
 // latest returns the most recent view of the node (nil before the first
 // successful poll) and the error of the last poll, if it failed.
 func (tr *nodeTracker) latest() (*node, error) {
+	n, _, err := tr.view()
+	return n, err
+}
+
+// view is latest plus the time the request for that view was sent.
+func (tr *nodeTracker) view() (*node, time.Time, error) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return tr.last, tr.lastErr
+	return tr.last, tr.lastFetch, tr.lastErr
 }
 
 // historyText returns the recorded transitions, one per line.
@@ -135,6 +145,10 @@ type waitSpec struct {
 	// check, if set, runs on every poll and ends the wait with its error
 	// (for example when the agent process died).
 	check func(n *node) error
+	// after, if set, ignores views requested before it: right after the
+	// rig requests a transition, the last view may still show the old
+	// state (for example "deploy failed" when redeploying from it).
+	after time.Time
 }
 
 // waitFor blocks until the node reaches spec.want and returns the node.
@@ -143,7 +157,10 @@ type waitSpec struct {
 func (tr *nodeTracker) waitFor(ctx context.Context, spec waitSpec) (*node, error) {
 	deadline := time.Now().Add(spec.timeout)
 	for {
-		n, err := tr.latest()
+		n, fetched, err := tr.view()
+		if fetched.Before(spec.after) {
+			n = nil
+		}
 		if n != nil {
 			switch {
 			case n.ProvisionState == spec.want:

@@ -82,7 +82,7 @@ func runGuarded(ctx context.Context, fn func(ctx context.Context) error) (err er
 func (pr *phaseRunner) summary() {
 	var b strings.Builder
 	b.WriteString("\n==================== metalagent e2e summary ====================\n")
-	fmt.Fprintf(&b, "%-16s %-6s %10s  %s\n", "PHASE", "RESULT", "DURATION", "ERROR")
+	fmt.Fprintf(&b, "%-20s %-6s %10s  %s\n", "PHASE", "RESULT", "DURATION", "ERROR")
 	var total time.Duration
 	for _, r := range pr.results {
 		total += r.duration
@@ -90,9 +90,9 @@ func (pr *phaseRunner) summary() {
 		if r.err != nil {
 			msg = firstLine(r.err.Error(), 120)
 		}
-		fmt.Fprintf(&b, "%-16s %-6s %10s  %s\n", r.name, r.status, r.duration, msg)
+		fmt.Fprintf(&b, "%-20s %-6s %10s  %s\n", r.name, r.status, r.duration, msg)
 	}
-	fmt.Fprintf(&b, "%-16s %-6s %10s\n", "total", "", total.Round(100*time.Millisecond))
+	fmt.Fprintf(&b, "%-20s %-6s %10s\n", "total", "", total.Round(100*time.Millisecond))
 	b.WriteString("================================================================\n")
 	fmt.Print(b.String())
 }
