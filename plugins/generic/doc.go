@@ -3,10 +3,14 @@
 //
 // It reports IPA's inventory (interfaces, cpu, disks, memory, BMC
 // addresses, system vendor, boot mode, hostname) read directly from /sys,
-// /proc, /dev and the udev database, and implements the generic clean and
+// /proc, /dev and the udev database, and from ethtool for the interfaces'
+// drivers and PCI addresses, and implements the generic clean and
 // deploy steps that erase disks: erase_devices_metadata and erase_devices.
 // It answers the hardware method get_os_install_device by applying the
-// node's root device hints (package plugin-sdk/hints) to its disks.
+// node's root device hints (package plugin-sdk/hints) to its disks, and
+// collect_system_logs with listings of the PCI devices (named from
+// pci.ids with github.com/jaypipes/pcidb), network interfaces (with
+// driver information from github.com/safchain/ethtool) and disks.
 // Every destructive step honours the operator's allow-list and refuses,
 // before writing anything, to touch a disk that is mounted or used as swap.
 package generic

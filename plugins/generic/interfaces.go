@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
+
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
@@ -18,10 +20,33 @@ var pciAddress = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]
 
 // interfaces lists the network interfaces IPA reports: the entries of
 // /sys/class/net that are physical devices (they have a device link),
-// VLANs (name.N) or bonds, and that have a link-layer address.
-func (s system) interfaces() ([]sdk.NetworkInterface, error) {
-	dir := filepath.Join(s.sysRoot, "class", "net")
-	entries, err := os.ReadDir(dir)
+// VLANs (name.N) or bonds, and that have a link-layer address. The driver
+// and PCI address come from ethtool, one handle for the whole listing,
+// with sysfs as the fallback; ethtool's failures are logged at debug level.
+func (s system) interfaces(log hclog.Logger) ([]sdk.NetworkInterface, error) {
+	names, err := s.netNames()
+	if err != nil {
+		return nil, err
+	}
+	links := s.openLinks()
+	defer links.Close()
+
+	var out []sdk.NetworkInterface
+	for _, name := range names {
+		base := filepath.Join(s.sysRoot, "class", "net", name)
+		if !exists(filepath.Join(base, "device")) && !isVLAN(name) && !exists(filepath.Join(base, "bonding")) {
+			continue
+		}
+		if ifc, ok := s.interfaceInfo(name, links, log); ok {
+			out = append(out, ifc)
+		}
+	}
+	return out, nil
+}
+
+// netNames lists the entries of /sys/class/net in natural order.
+func (s system) netNames() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(s.sysRoot, "class", "net"))
 	if err != nil {
 		return nil, fmt.Errorf("list network interfaces: %w", err)
 	}
@@ -30,18 +55,7 @@ func (s system) interfaces() ([]sdk.NetworkInterface, error) {
 		names = append(names, e.Name())
 	}
 	slices.SortFunc(names, compareNatural)
-
-	var out []sdk.NetworkInterface
-	for _, name := range names {
-		base := filepath.Join(dir, name)
-		if !exists(filepath.Join(base, "device")) && !isVLAN(name) && !exists(filepath.Join(base, "bonding")) {
-			continue
-		}
-		if ifc, ok := s.interfaceInfo(name); ok {
-			out = append(out, ifc)
-		}
-	}
-	return out, nil
+	return names, nil
 }
 
 // isVLAN reports whether name has the name.N form of a VLAN interface.
@@ -56,7 +70,7 @@ func isVLAN(name string) bool {
 
 // interfaceInfo builds IPA's NetworkInterface for name; ok is false when
 // the interface has no link-layer address (IPA skips those).
-func (s system) interfaceInfo(name string) (sdk.NetworkInterface, bool) {
+func (s system) interfaceInfo(name string, links linkInfo, log hclog.Logger) (sdk.NetworkInterface, bool) {
 	base := filepath.Join(s.sysRoot, "class", "net", name)
 	mac, err := readString(filepath.Join(base, "address"))
 	if err != nil || mac == "" {
@@ -77,13 +91,33 @@ func (s system) interfaceInfo(name string) (sdk.NetworkInterface, bool) {
 	if speed, err := readInt(filepath.Join(base, "speed")); err == nil && speed > 0 {
 		ifc.SpeedMbps = sdk.Ptr(int(speed))
 	}
-	if dev := linkBase(filepath.Join(base, "device")); pciAddress.MatchString(dev) {
-		ifc.PCIAddress = &dev
-	}
-	if drv := linkBase(filepath.Join(base, "device", "driver")); drv != "" {
-		ifc.Driver = &drv
+	ifc.Driver, ifc.PCIAddress = sysfsDriver(base)
+	if info, err := links.DriverInfo(name); err != nil {
+		log.Debug("no ethtool driver information, using sysfs", "interface", name, "error", err)
+	} else {
+		if info.Driver != "" {
+			ifc.Driver = sdk.Ptr(info.Driver)
+		}
+		if pciAddress.MatchString(info.BusInfo) {
+			ifc.PCIAddress = sdk.Ptr(info.BusInfo)
+		}
 	}
 	return ifc, true
+}
+
+// sysfsDriver returns the driver (the base name of the device/driver link)
+// and the PCI address (the base name of the device link, when it has that
+// form) of the interface whose sysfs directory is base, each nil if
+// unknown. A virtio NIC's device link names the virtio device, not the PCI
+// function, so it has no PCI address here.
+func sysfsDriver(base string) (driver, pci *string) {
+	if dev := linkBase(filepath.Join(base, "device")); pciAddress.MatchString(dev) {
+		pci = &dev
+	}
+	if drv := linkBase(filepath.Join(base, "device", "driver")); drv != "" {
+		driver = &drv
+	}
+	return driver, pci
 }
 
 // firstAddresses returns the first IPv4 and the first IPv6 address of

@@ -17,7 +17,7 @@ func (m *Manager) Inventory(ctx context.Context) (*sdk.Inventory, error) {
 		name string
 		fill func() error
 	}{
-		{"interfaces", func() (err error) { inv.Interfaces, err = m.sys.interfaces(); return }},
+		{"interfaces", func() (err error) { inv.Interfaces, err = m.sys.interfaces(m.log); return }},
 		{"cpu", func() (err error) { inv.CPU, err = m.sys.cpu(); return }},
 		{"disks", func() (err error) { inv.Disks, err = m.sys.disks(ctx, cfg.allow); return }},
 		{"memory", func() (err error) { inv.Memory, err = m.sys.memory(); return }},

@@ -41,14 +41,19 @@ type config struct {
 }
 
 // system is where the manager reads the machine: the roots of sysfs,
-// procfs, /dev and /run, and the few facts that come from system calls.
-// Tests point it at a tree under testdata.
+// procfs, /dev and /run, the PCI ID database, and the few facts that come
+// from system calls and ioctls. Tests point it at a tree under testdata.
 type system struct {
 	sysRoot, procRoot, devRoot, runRoot string
 
 	hostname func() (string, error)
 	machine  func() (string, error)
 	addrs    func(ifname string) ([]net.Addr, error)
+	// links opens an ethtool handle; nil means there is no ethtool and
+	// sysfs alone is used (the test fixtures).
+	links func() (linkInfo, error)
+	// pciIDs names PCI vendors, devices and classes; nil means no names.
+	pciIDs *pciIDs
 }
 
 // liveSystem reads the running machine.
@@ -61,6 +66,8 @@ func liveSystem() system {
 		hostname: os.Hostname,
 		machine:  unameMachine,
 		addrs:    interfaceAddrs,
+		links:    openEthtool,
+		pciIDs:   systemPCIIDs,
 	}
 }
 

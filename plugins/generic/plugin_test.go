@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -62,6 +63,12 @@ func TestThroughPlugin(t *testing.T) {
 	_, err = hm.Execute(ctx, sdk.ExecuteRequest{Method: "erase_devices_metadata", Kind: sdk.StepKindClean})
 	if sdk.TypeOf(err) != "BlockDeviceEraseError" {
 		t.Errorf("erase on the fixture: %v (%s), want BlockDeviceEraseError", err, sdk.TypeOf(err))
+	}
+
+	logsJSON, err := hm.Execute(ctx, sdk.ExecuteRequest{Method: sdk.MethodCollectSystemLogs, Args: json.RawMessage("{}")})
+	var logs sdk.SystemLogs
+	if err != nil || json.Unmarshal(logsJSON, &logs) != nil || len(logs) != 3 || !strings.Contains(logs["pci-devices.txt"], "0000:3b:00.0 0200: 8086:1521 (rev 01)\n") {
+		t.Errorf("collect_system_logs = %s, %v", logsJSON, err)
 	}
 
 	res, err := hm.Execute(ctx, sdk.ExecuteRequest{Method: "get_os_install_device", Node: json.RawMessage(`{"instance_info": {"root_device": {"rotational": true}}}`)})

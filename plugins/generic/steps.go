@@ -42,7 +42,9 @@ func clone(steps []sdk.Step) []sdk.Step { return append([]sdk.Step(nil), steps..
 // manager dispatches by name. Neither takes arguments. It also answers the
 // hardware method get_os_install_device (see osInstallDevice), whose only
 // argument, IPA's permit_refresh, is accepted and ignored: refreshing the
-// node is the host's work. Other methods are not supported.
+// node is the host's work. The hardware method collect_system_logs (no
+// arguments) answers sdk.SystemLogs (see collectSystemLogs). Other methods
+// are not supported.
 func (m *Manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.RawMessage, error) {
 	var (
 		run     func(context.Context, node) (json.RawMessage, error)
@@ -61,6 +63,11 @@ func (m *Manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.Raw
 			return m.osInstallDevice(ctx, req.Node, n)
 		}
 		allowed = []string{"permit_refresh"}
+	case sdk.MethodCollectSystemLogs:
+		if req.Kind != "" {
+			return nil, sdk.InvalidArgument("%s is a hardware method, not a %s step", req.Method, req.Kind)
+		}
+		run = func(ctx context.Context, _ node) (json.RawMessage, error) { return m.collectSystemLogs(ctx) }
 	default:
 		return nil, sdk.NotSupported("%s is not implemented by the generic hardware manager", req.Method)
 	}
