@@ -130,6 +130,16 @@ func (s *grpcServer) GetVersion(ctx context.Context, _ *hwmv1.GetVersionRequest)
 }
 
 func (s *grpcServer) GetInventory(ctx context.Context, _ *hwmv1.GetInventoryRequest) (*hwmv1.GetInventoryResponse, error) {
+	if j, ok := s.impl.(InventoryJSONer); ok {
+		raw, err := j.InventoryJSON(ctx)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		if !json.Valid(raw) {
+			return nil, toStatus(fmt.Errorf("inventory JSON from the manager is not valid JSON"))
+		}
+		return &hwmv1.GetInventoryResponse{InventoryJson: raw}, nil
+	}
 	inv, err := s.impl.Inventory(ctx)
 	if err != nil {
 		return nil, toStatus(err)

@@ -158,3 +158,38 @@ func TestLLDPTLVJSON(t *testing.T) {
 		}
 	}
 }
+
+// rawManager sends a partial interface entry as its own JSON.
+type rawManager struct{ echoManager }
+
+func (rawManager) InventoryJSON(context.Context) (json.RawMessage, error) {
+	return json.RawMessage(`{"interfaces":[{"name":"eth0","lldp":[[1,"04aa"]]}],"acme":{"fw":"1.2"}}`), nil
+}
+
+func TestInventoryJSONerAndVendorKeys(t *testing.T) {
+	c, _ := plugin.TestPluginGRPCConn(t, true, map[string]plugin.Plugin{PluginName: &GRPCPlugin{Impl: &rawManager{}}})
+	defer c.Close()
+	raw, _ := c.Dispense(PluginName)
+	j := raw.(InventoryJSONer)
+	got, err := j.InventoryJSON(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != `{"interfaces":[{"name":"eth0","lldp":[[1,"04aa"]]}],"acme":{"fw":"1.2"}}` {
+		t.Errorf("raw inventory changed on the way: %s", got)
+	}
+	inv, err := raw.(HardwareManager).Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]any{"acme": map[string]any{"fw": "1.2"}}, inv.Vendor); diff != "" {
+		t.Errorf("vendor keys (-want +got):\n%s", diff)
+	}
+	b, err := json.Marshal(Inventory{Hostname: Ptr("h"), Vendor: map[string]any{"acme": map[string]int{"x": 1}}})
+	if err != nil || string(b) != `{"acme":{"x":1},"hostname":"h"}` {
+		t.Errorf("marshal with vendor = %s, %v", b, err)
+	}
+	if _, err := json.Marshal(Inventory{Vendor: map[string]any{"cpu": 1}}); err == nil {
+		t.Error("a vendor key shadowing IPA's cpu was accepted")
+	}
+}

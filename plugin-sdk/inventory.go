@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 )
@@ -21,6 +22,82 @@ type Inventory struct {
 	SystemVendor *SystemVendorInfo  `json:"system_vendor,omitempty"`
 	Boot         *BootInfo          `json:"boot,omitempty"`
 	Hostname     *string            `json:"hostname,omitempty"`
+	// Vendor is vendor-only data, sent as top-level keys beside IPA's.
+	// Use one key named after the manager (its Version name), holding an
+	// object: {"acme_raid": {...}}. Keys that are IPA's are refused.
+	Vendor map[string]any `json:"-"`
+}
+
+// ipaKeys are the inventory's own top-level keys.
+var ipaKeys = map[string]bool{
+	"interfaces": true, "cpu": true, "disks": true, "memory": true, "bmc_address": true,
+	"bmc_v6address": true, "bmc_mac": true, "system_vendor": true, "boot": true, "hostname": true,
+}
+
+// inventoryFields has Inventory's fields without its methods, so that
+// marshalling it does not recurse.
+type inventoryFields Inventory
+
+// MarshalJSON encodes the inventory as IPA's JSON object, with the vendor
+// keys beside IPA's.
+func (inv Inventory) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(inventoryFields(inv))
+	if err != nil || len(inv.Vendor) == 0 {
+		return b, err
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, err
+	}
+	for k, v := range inv.Vendor {
+		if ipaKeys[k] {
+			return nil, fmt.Errorf("inventory: vendor key %q is one of IPA's keys", k)
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("inventory: vendor key %q: %w", k, err)
+		}
+		obj[k] = raw
+	}
+	return json.Marshal(obj)
+}
+
+// UnmarshalJSON decodes IPA's JSON object; keys that are not IPA's go to
+// Vendor.
+func (inv *Inventory) UnmarshalJSON(b []byte) error {
+	var f inventoryFields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	for k, raw := range obj {
+		if ipaKeys[k] {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("inventory: vendor key %q: %w", k, err)
+		}
+		if f.Vendor == nil {
+			f.Vendor = map[string]any{}
+		}
+		f.Vendor[k] = v
+	}
+	*inv = Inventory(f)
+	return nil
+}
+
+// InventoryJSONer is implemented by a manager that builds its inventory as
+// JSON itself. Serve then sends that JSON as it is instead of marshalling
+// Inventory: the way to send partial disk or interface entries (only the
+// fields the manager knows, for the host to merge by name with lower
+// managers' entries), which the typed structs cannot express because their
+// non-pointer fields are always sent.
+type InventoryJSONer interface {
+	InventoryJSON(ctx context.Context) (json.RawMessage, error)
 }
 
 // NetworkInterface is one entry of the inventory's "interfaces".
