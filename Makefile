@@ -25,6 +25,7 @@ PROTO_DIR := plugin-sdk/proto/v1
 
 ## generate: regenerate the protocol's Go code with the pinned generators
 generate: OUT ?= $(PROTO_DIR)
+generate: PY_OUT ?= examples/python-hwmanager
 generate:
 	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install protobuf-compiler" >&2; exit 1; }
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
@@ -33,10 +34,12 @@ generate:
 		--go_out=$(OUT) --go_opt=paths=source_relative \
 		--go-grpc_out=$(OUT) --go-grpc_opt=paths=source_relative \
 		hwmanager.proto
+	protoc --proto_path=$(PROTO_DIR) --python_out=$(PY_OUT) hwmanager.proto
 
 ## generate-check: fail if the committed generated code is not what generate makes
 generate-check:
-	@tmp=$$(mktemp -d) && $(MAKE) -s generate OUT=$$tmp && \
+	@tmp=$$(mktemp -d) && $(MAKE) -s generate OUT=$$tmp PY_OUT=$$tmp && \
+	  { cmp -s $$tmp/hwmanager_pb2.py examples/python-hwmanager/hwmanager_pb2.py || { echo "examples/python-hwmanager/hwmanager_pb2.py is stale: run make generate" >&2; rm -rf $$tmp; exit 1; }; } && \
 	  for f in hwmanager.pb.go hwmanager_grpc.pb.go; do \
 	    cmp -s $$tmp/$$f $(PROTO_DIR)/$$f || { echo "$(PROTO_DIR)/$$f is stale: run make generate" >&2; rm -rf $$tmp; exit 1; }; \
 	  done; rm -rf $$tmp; echo "generated code up to date"
@@ -53,7 +56,7 @@ fmt:
 unit: build
 	$(GO) test -count=1 ./...
 
-## e2e-deps: install what the real-Ironic rig needs (Debian, root)
+## e2e-deps: install what the rig and the examples' tests need (Debian, root)
 e2e-deps:
 	test/e2e/install.sh
 
@@ -62,7 +65,7 @@ e2e: build e2e-deps
 	METALAGENT_E2E_REQUIRE=1 $(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/
 
 ## test: everything: unit tests, then the rig
-test: vet generate-check unit e2e
+test: vet generate-check e2e-deps unit e2e
 
 ## demo: install, build and run the whole rig end to end, printing each phase
 demo: e2e

@@ -24,6 +24,12 @@ ca-certificates
 AGENT_PACKAGES="
 pci.ids
 "
+# What the Python example plugin and its tests run on (Debian's python3).
+EXAMPLE_PACKAGES="
+python3-grpcio
+python3-protobuf
+python3-cryptography
+"
 # Services these packages ship; none may be left running.
 SERVICES="ironic-api ironic-conductor nginx uwsgi tftpd-hpa xinetd openipmi ipmievd iscsid open-iscsi"
 
@@ -36,7 +42,7 @@ if ! grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
 fi
 
 missing=""
-for p in $RIG_PACKAGES $AGENT_PACKAGES; do
+for p in $RIG_PACKAGES $AGENT_PACKAGES $EXAMPLE_PACKAGES; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
 		missing="$missing $p"
 	fi
