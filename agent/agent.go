@@ -65,16 +65,34 @@ func (a *Agent) hostConfig() sdk.HostConfig {
 	}
 }
 
-// StartPlugins launches the plugins and the builtin managers.
+// StartPlugins launches the plugins and the given builtin managers.
 func (a *Agent) StartPlugins(ctx context.Context, builtins ...pluginhost.Builtin) (*pluginhost.Host, error) {
 	return pluginhost.Start(ctx, pluginhost.Options{
-		Dirs:         a.cfg.PluginDirs,
-		Config:       a.hostConfig(),
-		Builtins:     builtins,
-		StartTimeout: a.cfg.PluginStartTimeout,
-		CallTimeout:  a.cfg.PluginCallTimeout,
-		Logger:       a.log.Named("plugins"),
+		Dirs:            a.cfg.PluginDirs,
+		Config:          a.hostConfig(),
+		Builtins:        builtins,
+		StartTimeout:    a.cfg.PluginStartTimeout,
+		CallTimeout:     a.cfg.PluginCallTimeout,
+		StepTimeout:     a.cfg.PluginStepTimeout,
+		RequireManifest: a.cfg.RequirePluginManifest,
+		MaxCrashes:      a.cfg.PluginMaxCrashes,
+		CrashWindow:     a.cfg.PluginCrashWindow,
+		Logger:          a.log.Named("plugins"),
 	})
+}
+
+// StartLocal launches the plugins with the agent's builtin manager, as Run
+// does, for the command-line tools (plugins, inventory, steps, run-step).
+// Power actions are only logged.
+func (a *Agent) StartLocal(ctx context.Context) (*pluginhost.Host, error) {
+	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: a.log}
+	deps.Power = func(reboot bool) { a.log.Warn("power action ignored by a command-line tool", "reboot", reboot) }
+	host, err := a.StartPlugins(ctx, pluginhost.Builtin{Name: commands.BuiltinName, Manager: commands.Builtin(deps)})
+	if err != nil {
+		return nil, fmt.Errorf("start hardware managers: %w", err)
+	}
+	deps.Host = host
+	return host, nil
 }
 
 // httpClient returns the client used towards Ironic.

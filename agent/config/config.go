@@ -56,9 +56,19 @@ type Config struct {
 	ImageDownloadConnectionRetries       int
 	ImageDownloadConnectionRetryInterval time.Duration
 	// PluginStartTimeout bounds a plugin's launch and handshake;
-	// PluginCallTimeout bounds inventory and step-list calls.
+	// PluginCallTimeout bounds support, version, inventory and step-list
+	// calls and hardware methods; PluginStepTimeout bounds a step (0: no
+	// bound beyond the command's own).
 	PluginStartTimeout time.Duration
 	PluginCallTimeout  time.Duration
+	PluginStepTimeout  time.Duration
+	// PluginMaxCrashes crashes or hangs of a plugin within
+	// PluginCrashWindow mark it failed.
+	PluginMaxCrashes  int
+	PluginCrashWindow time.Duration
+	// RequirePluginManifest refuses the plugins of a directory without a
+	// manifest.json.
+	RequirePluginManifest bool
 	// BootIF is the raw BOOTIF kernel parameter.
 	BootIF string
 	// KernelParams are every key=value kernel parameter.
@@ -89,6 +99,12 @@ var kernelParams = []kernelParam{
 	{"ipa-image-download-connection-retry-interval", "image-download-connection-retry-interval"},
 	{"metalagent-allowed-disks", "allowed-disks"},
 	{"metalagent-plugin-dir", "plugin-dir"},
+	{"metalagent-require-plugin-manifest", "require-plugin-manifest"},
+	{"metalagent-plugin-start-timeout", "plugin-start-timeout"},
+	{"metalagent-plugin-call-timeout", "plugin-call-timeout"},
+	{"metalagent-plugin-step-timeout", "plugin-step-timeout"},
+	{"metalagent-plugin-max-crashes", "plugin-max-crashes"},
+	{"metalagent-plugin-crash-window", "plugin-crash-window"},
 }
 
 // ErrHelp is returned by Parse when help was asked for; the usage has been
@@ -98,9 +114,23 @@ var ErrHelp = pflag.ErrHelp
 // Parse builds the configuration from args (without the program name) and
 // the kernel command line (/proc/cmdline, or --cmdline-file).
 func Parse(name string, args []string) (*Config, error) {
+	c, rest, err := ParseCommand(name, args, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(rest, " "))
+	}
+	return c, nil
+}
+
+// ParseCommand is Parse for a subcommand: extra, when not nil, adds the
+// subcommand's own flags to the set, and the positional arguments are
+// returned instead of refused.
+func ParseCommand(name string, args []string, extra func(*pflag.FlagSet)) (*Config, []string, error) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	c := &Config{}
-	var lookupTimeout, lookupInterval, dlTimeout, dlInterval, pluginStart, pluginCall float64
+	var lookupTimeout, lookupInterval, dlTimeout, dlInterval, pluginStart, pluginCall, pluginStep, crashWindow float64
 	fs.StringVar(&c.APIURL, "api-url", "", "Ironic API URL (kernel: ipa-api-url)")
 	fs.StringVar(&c.ListenHost, "listen-host", "::", "address the agent API listens on (kernel: ipa-listen-host)")
 	fs.IntVar(&c.ListenPort, "listen-port", 9999, "port the agent API listens on (kernel: ipa-listen-port)")
@@ -122,17 +152,21 @@ func Parse(name string, args []string) (*Config, error) {
 	fs.Float64Var(&dlTimeout, "image-download-connection-timeout", 60, "image download connect and read timeout in seconds (kernel: ipa-image-download-connection-timeout)")
 	fs.IntVar(&c.ImageDownloadConnectionRetries, "image-download-connection-retries", 9, "image download retries (kernel: ipa-image-download-connection-retries)")
 	fs.Float64Var(&dlInterval, "image-download-connection-retry-interval", 10, "seconds between image download retries (kernel: ipa-image-download-connection-retry-interval)")
-	fs.Float64Var(&pluginStart, "plugin-start-timeout", 10, "seconds a plugin may take to start and answer its first call")
-	fs.Float64Var(&pluginCall, "plugin-call-timeout", 60, "seconds for a plugin's inventory and step-list calls")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	fs.Float64Var(&pluginStart, "plugin-start-timeout", 10, "seconds a plugin may take to start and answer its handshake (kernel: metalagent-plugin-start-timeout)")
+	fs.Float64Var(&pluginCall, "plugin-call-timeout", 30, "seconds for a plugin's support, version, inventory and step-list calls and hardware methods; a plugin that does not answer is killed and restarted (kernel: metalagent-plugin-call-timeout)")
+	fs.Float64Var(&pluginStep, "plugin-step-timeout", 0, "seconds a plugin's step may run before the plugin is killed and restarted; 0 for no limit (kernel: metalagent-plugin-step-timeout)")
+	fs.IntVar(&c.PluginMaxCrashes, "plugin-max-crashes", 3, "crashes or hangs within --plugin-crash-window after which a plugin is marked failed (kernel: metalagent-plugin-max-crashes)")
+	fs.Float64Var(&crashWindow, "plugin-crash-window", 300, "seconds over which plugin crashes are counted (kernel: metalagent-plugin-crash-window)")
+	fs.BoolVar(&c.RequirePluginManifest, "require-plugin-manifest", false, "refuse the plugins of a directory without a manifest.json (kernel: metalagent-require-plugin-manifest)")
+	if extra != nil {
+		extra(fs)
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
 	}
 	params, err := ReadCmdline(c.CmdlineFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c.KernelParams = params
 	for _, kp := range kernelParams {
@@ -141,7 +175,7 @@ func Parse(name string, args []string) (*Config, error) {
 			continue
 		}
 		if err := fs.Set(kp.flag, v); err != nil {
-			return nil, fmt.Errorf("kernel parameter %s=%q: %w", kp.param, v, err)
+			return nil, nil, fmt.Errorf("kernel parameter %s=%q: %w", kp.param, v, err)
 		}
 	}
 	c.BootIF = params["BOOTIF"]
@@ -151,14 +185,37 @@ func Parse(name string, args []string) (*Config, error) {
 	c.ImageDownloadConnectionRetryInterval = seconds(dlInterval)
 	c.PluginStartTimeout = seconds(pluginStart)
 	c.PluginCallTimeout = seconds(pluginCall)
+	c.PluginStepTimeout = seconds(pluginStep)
+	c.PluginCrashWindow = seconds(crashWindow)
+	if err := c.checkPluginSettings(); err != nil {
+		return nil, nil, err
+	}
 	if !c.Standalone && c.APIURL == "" {
-		return nil, errors.New("no Ironic API URL: give --api-url or the ipa-api-url kernel parameter, or run with --standalone")
+		return nil, nil, errors.New("no Ironic API URL: give --api-url or the ipa-api-url kernel parameter, or run with --standalone")
 	}
 	if c.APIURL != "" && !strings.HasPrefix(c.APIURL, "http://") && !strings.HasPrefix(c.APIURL, "https://") {
-		return nil, fmt.Errorf("api url %q: must start with http:// or https://", c.APIURL)
+		return nil, nil, fmt.Errorf("api url %q: must start with http:// or https://", c.APIURL)
 	}
 	c.APIURL = strings.TrimRight(c.APIURL, "/")
-	return c, nil
+	return c, fs.Args(), nil
+}
+
+// checkPluginSettings refuses plugin deadlines and crash limits that
+// cannot work.
+func (c *Config) checkPluginSettings() error {
+	switch {
+	case c.PluginStartTimeout <= 0:
+		return fmt.Errorf("plugin start timeout %s: must be positive", c.PluginStartTimeout)
+	case c.PluginCallTimeout <= 0:
+		return fmt.Errorf("plugin call timeout %s: must be positive", c.PluginCallTimeout)
+	case c.PluginStepTimeout < 0:
+		return fmt.Errorf("plugin step timeout %s: must be 0 (no limit) or positive", c.PluginStepTimeout)
+	case c.PluginMaxCrashes < 1:
+		return fmt.Errorf("plugin max crashes %d: must be at least 1", c.PluginMaxCrashes)
+	case c.PluginCrashWindow <= 0:
+		return fmt.Errorf("plugin crash window %s: must be positive", c.PluginCrashWindow)
+	}
+	return nil
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
 )
 
 func cmdline(t *testing.T, s string) string {
@@ -82,4 +83,62 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+func TestPluginSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		cmd     string
+		args    []string
+		want    [6]any // start, call, step, max crashes, window, require manifest
+		wantErr bool
+	}{
+		{name: "defaults", want: [6]any{10 * time.Second, 30 * time.Second, time.Duration(0), 3, 5 * time.Minute, false}},
+		{name: "kernel parameters",
+			cmd:  "metalagent-plugin-start-timeout=5 metalagent-plugin-call-timeout=7.5 metalagent-plugin-step-timeout=3600 metalagent-plugin-max-crashes=5 metalagent-plugin-crash-window=60 metalagent-require-plugin-manifest=1",
+			want: [6]any{5 * time.Second, 7500 * time.Millisecond, time.Hour, 5, time.Minute, true}},
+		{name: "flags win",
+			cmd:  "metalagent-plugin-step-timeout=3600 metalagent-require-plugin-manifest=1",
+			args: []string{"--plugin-step-timeout", "2", "--require-plugin-manifest=false"},
+			want: [6]any{10 * time.Second, 30 * time.Second, 2 * time.Second, 3, 5 * time.Minute, false}},
+		{name: "zero call timeout", args: []string{"--plugin-call-timeout", "0"}, wantErr: true},
+		{name: "negative step timeout", args: []string{"--plugin-step-timeout", "-1"}, wantErr: true},
+		{name: "no crashes allowed", cmd: "metalagent-plugin-max-crashes=0", wantErr: true},
+		{name: "bad boolean", cmd: "metalagent-require-plugin-manifest=maybe", wantErr: true},
+		{name: "zero window", args: []string{"--plugin-crash-window", "0"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--standalone", "--cmdline-file", cmdline(t, tt.cmd)}, tt.args...)
+			c, err := Parse("t", args)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("Parse succeeded, want an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := [6]any{c.PluginStartTimeout, c.PluginCallTimeout, c.PluginStepTimeout, c.PluginMaxCrashes, c.PluginCrashWindow, c.RequirePluginManifest}
+			if got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseCommandKeepsArguments(t *testing.T) {
+	var kind string
+	c, rest, err := ParseCommand("t", []string{"--standalone", "--cmdline-file", cmdline(t, ""), "erase_devices", "--kind", "deploy"},
+		func(fs *pflag.FlagSet) { fs.StringVar(&kind, "kind", "clean", "") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Standalone || kind != "deploy" || len(rest) != 1 || rest[0] != "erase_devices" {
+		t.Errorf("standalone %v, kind %q, rest %v", c.Standalone, kind, rest)
+	}
+	if _, err := Parse("t", []string{"--standalone", "--cmdline-file", cmdline(t, ""), "extra"}); err == nil {
+		t.Error("Parse accepted a positional argument")
+	}
 }

@@ -6,50 +6,79 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"strings"
 
 	"github.com/metalagent/metalagent/agent/ipa"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
 // Dispatch runs a step or hardware method on the highest manager that
-// implements it: managers answering "not supported" are skipped, any other
-// answer (result or error) is final. Nobody implementing it gives
-// HardwareManagerMethodNotFound.
+// implements it: managers answering "not supported" are skipped, and so are
+// plugins out of service (failed, disabled); any other answer (result or
+// error) is final. A step has the step timeout, a hardware method the call
+// timeout. Nobody implementing it gives HardwareManagerMethodNotFound, or a
+// PluginError naming the plugins out of service, which may be the ones
+// that implement it.
 func (h *Host) Dispatch(ctx context.Context, req sdk.ExecuteRequest) (json.RawMessage, error) {
 	var skipped []string
+	var down []*Manager
 	for _, m := range h.managers {
-		res, err := m.hm.Execute(ctx, req)
-		if err == nil {
+		res, err := h.execute(ctx, m, req)
+		switch {
+		case err == nil:
 			h.log.Debug("method handled", "method", req.Method, "manager", m.Name)
 			return res, nil
-		}
-		if errors.Is(err, sdk.ErrNotSupported) {
+		case errors.Is(err, errOutOfService):
+			down = append(down, m)
+			h.log.Warn("plugin out of service; skipped", "method", req.Method, "plugin", m.Name, "reason", err)
+		case errors.Is(err, sdk.ErrNotSupported):
 			skipped = append(skipped, m.Name)
 			h.log.Debug("manager does not support method; falling through", "method", req.Method, "manager", m.Name, "reason", err)
-			continue
+		default:
+			return nil, err
 		}
-		return nil, h.pluginError(m, req.Method, err)
+	}
+	if len(down) > 0 {
+		return nil, h.downError(req.Method, down, skipped)
 	}
 	return nil, ipa.New("HardwareManagerMethodNotFound", "No HardwareManager found to handle method: %s (tried %v)", req.Method, skipped)
 }
 
+// downError explains that no manager in service handles method while some
+// plugins are out of service.
+func (h *Host) downError(method string, down []*Manager, skipped []string) error {
+	var known, others []string
+	for _, m := range down {
+		what := fmt.Sprintf("%s (%v)", m.Name, m.proc.lastError())
+		if m.proc.implements(method) {
+			known = append(known, what)
+		} else {
+			others = append(others, what)
+		}
+	}
+	if len(known) > 0 {
+		return pluginErr(nil, "%s is implemented only by plugins out of service: %s", method, strings.Join(known, "; "))
+	}
+	return pluginErr(nil, "no hardware manager in service handles %s (tried %v); plugins out of service, which may implement it: %s",
+		method, skipped, strings.Join(others, "; "))
+}
+
 // DispatchAll runs a hardware method on every manager that implements it,
 // as IPA's dispatch_to_all_managers does, and returns the answers by manager
-// name. Managers answering "not supported" are left out; the first other
-// error ends the call.
+// name. Managers answering "not supported" are left out, plugins out of
+// service skipped with a warning; the first other error ends the call.
 func (h *Host) DispatchAll(ctx context.Context, req sdk.ExecuteRequest) (map[string]json.RawMessage, error) {
 	out := map[string]json.RawMessage{}
 	for _, m := range h.managers {
-		res, err := m.hm.Execute(ctx, req)
-		if errors.Is(err, sdk.ErrNotSupported) {
+		res, err := h.execute(ctx, m, req)
+		switch {
+		case errors.Is(err, errOutOfService):
+			h.log.Warn("plugin out of service; skipped", "method", req.Method, "plugin", m.Name, "reason", err)
 			continue
-		}
-		if err != nil {
-			return nil, h.pluginError(m, req.Method, err)
+		case errors.Is(err, sdk.ErrNotSupported):
+			continue
+		case err != nil:
+			return nil, err
 		}
 		out[m.Name] = res
 	}
@@ -59,59 +88,35 @@ func (h *Host) DispatchAll(ctx context.Context, req sdk.ExecuteRequest) (map[str
 	return out, nil
 }
 
-// pluginError names the manager in an error and tells transport failures
-// (a crashed or hung plugin) from the plugin's own errors.
-func (h *Host) pluginError(m *Manager, method string, err error) error {
-	if st, ok := status.FromError(err); ok && m.client != nil {
-		switch st.Code() {
-		case codes.Unavailable:
-			// The process exit is noticed a moment after the broken
-			// connection: wait briefly to report which it was.
-			what := "stopped answering (connection lost)"
-			for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-				if m.client.Exited() {
-					what = "exited"
-					break
-				}
-			}
-			return &ipa.Error{Type: "PluginError", Code: 500, Message: "Hardware-manager plugin failed",
-				Details: fmt.Sprintf("plugin %s %s while running %s: %s", m.Name, what, method, st.Message()), Err: err}
-		case codes.DeadlineExceeded:
-			return &ipa.Error{Type: "PluginError", Code: 500, Message: "Hardware-manager plugin failed",
-				Details: fmt.Sprintf("plugin %s did not answer %s in time", m.Name, method), Err: err}
-		}
-	}
-	return fmt.Errorf("%s: %s: %w", m.Name, method, err)
-}
-
 // StepSet is a merged step list: IPA's {manager name: [steps]} grouping,
 // each step name appearing once.
 type StepSet map[string][]sdk.Step
 
-// Steps asks every manager for its steps of req.Kind and merges them: for
-// one step name the entry of the manager with the higher support level
-// wins, then the higher priority, then the manager name alphabetically.
+// Steps asks every manager in service for its steps of req.Kind and merges
+// them: for one step name the entry of the manager with the higher support
+// level wins, then the higher priority, then the manager name
+// alphabetically. Plugins out of service are skipped with a warning.
 func (h *Host) Steps(ctx context.Context, req sdk.StepsRequest) (StepSet, error) {
 	type cand struct {
-		step  sdk.Step
-		m     *Manager
-		order int
+		step sdk.Step
+		m    *Manager
 	}
 	best := map[string]cand{}
-	for i, m := range h.managers {
-		cctx, cancel := h.callCtx(ctx)
-		steps, err := m.hm.Steps(cctx, req)
-		cancel()
-		if errors.Is(err, sdk.ErrNotSupported) {
+	for _, m := range h.managers {
+		steps, err := h.steps(ctx, m, req)
+		switch {
+		case errors.Is(err, errOutOfService):
+			h.log.Warn("plugin out of service; its steps are not listed", "kind", req.Kind, "plugin", m.Name, "reason", err)
 			continue
-		}
-		if err != nil {
-			return nil, h.pluginError(m, "get_"+string(req.Kind)+"_steps", err)
+		case errors.Is(err, sdk.ErrNotSupported):
+			continue
+		case err != nil:
+			return nil, err
 		}
 		for _, st := range steps {
 			c, ok := best[st.Step]
 			if !ok || better(m, st, c.m, c.step) {
-				best[st.Step] = cand{step: st, m: m, order: i}
+				best[st.Step] = cand{step: st, m: m}
 			}
 		}
 	}

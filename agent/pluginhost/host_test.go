@@ -53,12 +53,22 @@ func pluginDir(t *testing.T, names ...string) string {
 	return dir
 }
 
-func startHost(t *testing.T, dir string) *Host {
-	t.Helper()
-	h, err := Start(context.Background(), Options{
-		Dirs: []string{dir}, StartTimeout: 20 * time.Second, CallTimeout: 10 * time.Second,
+// testOptions are the options every test starts from.
+func testOptions(dirs ...string) Options {
+	return Options{
+		Dirs: dirs, StartTimeout: 20 * time.Second, CallTimeout: 10 * time.Second,
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr}),
-	})
+	}
+}
+
+// startHost starts a host on dir; mods adjust the options.
+func startHost(t *testing.T, dir string, mods ...func(*Options)) *Host {
+	t.Helper()
+	opts := testOptions(dir)
+	for _, m := range mods {
+		m(&opts)
+	}
+	h, err := Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,67 +2,108 @@
 // ramdisk, looks its node up in Ironic, heartbeats, and serves IPA's API
 // through which the conductor cleans and deploys the machine.
 //
-// "metalagent inventory" prints the merged hardware inventory and exits.
+// Subcommands, for operators and ramdisk builders (see
+// docs/plugin-runtime.md); each takes the agent's flags:
+//
+//	metalagent plugins [--json]             the plugins' state, as a table
+//	metalagent plugins manifest DIR         write DIR/manifest.json
+//	metalagent inventory [--by-plugin]      the merged inventory (IPA's JSON)
+//	metalagent steps [--kind K] [--json]    the merged steps and their owners
+//	metalagent run-step NAME [--kind K] [--args JSON] --allowed-disks ...
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/pflag"
+
 	"github.com/metalagent/metalagent/agent"
 	"github.com/metalagent/metalagent/agent/config"
 )
 
 func main() {
-	args := os.Args[1:]
-	inventory := len(args) > 0 && args[0] == "inventory"
-	if inventory {
-		args = append([]string{"--standalone"}, args[1:]...)
+	os.Exit(run(os.Args[1:]))
+}
+
+// run runs the agent or one of its subcommands and returns the exit code.
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(args) > 0 {
+		switch args[0] {
+		case "plugins":
+			return cmdPlugins(ctx, args[1:])
+		case "inventory":
+			return cmdInventory(ctx, args[1:])
+		case "steps":
+			return cmdSteps(ctx, args[1:])
+		case "run-step":
+			return cmdRunStep(ctx, args[1:])
+		}
 	}
 	cfg, err := config.Parse("metalagent", args)
 	if errors.Is(err, config.ErrHelp) {
-		return
+		return 0
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "metalagent:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if inventory {
-		os.Exit(printInventory(ctx, cfg))
+		return 2
 	}
 	a := agent.New(cfg, os.Stderr)
 	if err := a.Run(ctx); err != nil {
 		a.Logger().Error("agent failed", "error", err)
-		os.Exit(1)
-	}
-}
-
-// printInventory prints the merged inventory as IPA's JSON.
-func printInventory(ctx context.Context, cfg *config.Config) int {
-	a := agent.New(cfg, os.Stderr)
-	host, err := a.StartPlugins(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "metalagent inventory:", err)
-		return 1
-	}
-	defer host.Close()
-	inv, err := host.Inventory(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "metalagent inventory:", err)
-		return 1
-	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(inv); err != nil {
-		fmt.Fprintln(os.Stderr, "metalagent inventory:", err)
 		return 1
 	}
 	return 0
+}
+
+// toolError is a subcommand's failure with its exit code.
+type toolError struct {
+	code int
+	err  error
+}
+
+func (e *toolError) Error() string { return e.err.Error() }
+
+// usageError is a wrong command line (exit code 2).
+func usageError(format string, a ...any) error {
+	return &toolError{code: 2, err: fmt.Errorf(format, a...)}
+}
+
+// parseTool parses a subcommand's command line: the agent's flags (as
+// --standalone: no Ironic is needed), the subcommand's own, and at most
+// maxArgs positional arguments.
+func parseTool(name string, args []string, maxArgs int, extra func(*pflag.FlagSet)) (*config.Config, []string, error) {
+	cfg, rest, err := config.ParseCommand("metalagent "+name, append([]string{"--standalone"}, args...), extra)
+	if err != nil {
+		if errors.Is(err, config.ErrHelp) {
+			return nil, nil, &toolError{code: 0, err: err}
+		}
+		return nil, nil, usageError("%w", err)
+	}
+	if len(rest) > maxArgs {
+		return nil, nil, usageError("unexpected arguments: %v", rest[maxArgs:])
+	}
+	return cfg, rest, nil
+}
+
+// exit reports a subcommand's error on stderr and returns its exit code.
+func exit(name string, err error) int {
+	if err == nil {
+		return 0
+	}
+	var te *toolError
+	if errors.As(err, &te) {
+		if te.code != 0 {
+			fmt.Fprintf(os.Stderr, "metalagent %s: %v\n", name, te.err)
+		}
+		return te.code
+	}
+	fmt.Fprintf(os.Stderr, "metalagent %s: %v\n", name, err)
+	return 1
 }

@@ -64,6 +64,20 @@ func startToReady(tb testing.TB, url string, argv ...string) time.Duration {
 	return 0
 }
 
+// waitReady polls url until it answers 200.
+func waitReady(tb testing.TB, url string) {
+	client := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if resp, err := client.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	tb.Fatalf("%s not ready in 20s", url)
+}
+
 // BenchmarkStartToAPIReady measures process start to the first answered
 // GET /v1/status of a standalone agent: with the generic plugin (the real
 // case: plugin launch, AutoMTLS handshake, inventory) and with an empty
