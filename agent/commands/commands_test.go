@@ -89,9 +89,14 @@ func TestGetCleanSteps(t *testing.T) {
 	}
 	got := roundTrip(t, res.CommandResult)
 	want := map[string]any{
-		"clean_steps": map[string]any{"fake": []any{map[string]any{
-			"step": "wipe", "priority": float64(42), "interface": "deploy", "reboot_requested": false, "abortable": true,
-		}}},
+		"clean_steps": map[string]any{
+			"fake": []any{map[string]any{
+				"step": "wipe", "priority": float64(42), "interface": "deploy", "reboot_requested": false, "abortable": true,
+			}},
+			BuiltinName: []any{map[string]any{
+				"step": "erase_devices", "priority": float64(10), "interface": "deploy", "reboot_requested": false, "abortable": true,
+			}},
+		},
 		"hardware_manager_version": map[string]any{"fake_manager": "2.0", BuiltinName: "1.0"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -227,7 +227,26 @@ func TestEraseDevicesMetadataLoop(t *testing.T) {
 	}
 }
 
-func TestEraseDevicesLoop(t *testing.T) {
+// eraseBlockDeviceReq asks for erase_block_device of dev with the node's
+// driver_internal_info info (a JSON object), as the host's erase_devices
+// clean step does.
+func eraseBlockDeviceReq(dev, info string) sdk.ExecuteRequest {
+	return sdk.ExecuteRequest{
+		Method: sdk.MethodEraseBlockDevice, Kind: sdk.StepKindClean,
+		Args: json.RawMessage(`{"block_device": {"name": "` + dev + `", "size": 1}}`),
+		Node: json.RawMessage(`{"uuid": "test", "driver_internal_info": ` + info + `}`),
+	}
+}
+
+// eraseRequests are the requests of the erase steps and methods for dev.
+func eraseRequests(dev string) map[string]sdk.ExecuteRequest {
+	return map[string]sdk.ExecuteRequest{
+		stepEraseMetadata:          {Method: stepEraseMetadata, Kind: sdk.StepKindClean},
+		sdk.MethodEraseBlockDevice: eraseBlockDeviceReq(dev, `{}`),
+	}
+}
+
+func TestEraseBlockDeviceLoop(t *testing.T) {
 	tests := []struct {
 		name      string
 		info      string
@@ -237,21 +256,23 @@ func TestEraseDevicesLoop(t *testing.T) {
 		{"random then zero (IPA default)", `{}`, true, true},
 		{"zero only", `{"agent_erase_devices_iterations": 0}`, true, true},
 		{"random only", `{"agent_erase_devices_iterations": 1, "agent_erase_devices_zeroize": false}`, false, true},
+		{"two random passes, strings", `{"agent_erase_devices_iterations": "2", "agent_erase_devices_zeroize": "false"}`, false, true},
 		{"nothing", `{"agent_erase_devices_iterations": 0, "agent_erase_devices_zeroize": false}`, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ld := newLoopDisk(t, 64*mib+4096, false, writeGPT)
-			m, _ := liveManager(t, ld.dev)
-			res, err := m.Execute(context.Background(), sdk.ExecuteRequest{
-				Method: "erase_devices", Kind: sdk.StepKindClean,
-				Node: json.RawMessage(`{"driver_internal_info": ` + tt.info + `}`),
-			})
+			other := newLoopDisk(t, 16*mib, false, nil)
+			m, opened := liveManager(t, ld.dev, other.dev)
+			res, err := m.Execute(context.Background(), eraseBlockDeviceReq(ld.dev, tt.info))
 			if err != nil {
-				t.Fatalf("erase_devices: %v", err)
+				t.Fatalf("erase_block_device: %v", err)
 			}
-			if want := `{"` + ld.dev + `":null}`; string(res) != want {
-				t.Errorf("result %s, want %s", res, want)
+			if string(res) != "null" {
+				t.Errorf("result %s, want null", res)
+			}
+			if got := opened(); tt.wantWrite && (len(got) != 1 || got[0] != ld.dev) {
+				t.Errorf("opened %v, want only %s", got, ld.dev)
 			}
 			data := readAt(t, ld.file, 0, ld.size)
 			if got := all(data, 0); got != tt.wantZero {
@@ -269,20 +290,49 @@ func TestEraseDevicesLoop(t *testing.T) {
 			if !tt.wantWrite && unchanged < len(data)/4096-20 {
 				t.Errorf("the disk was written although no pass was asked for")
 			}
+			if !all(readAt(t, other.file, 0, other.size), pattern) {
+				t.Error("erase_block_device wrote to another disk")
+			}
 		})
+	}
+}
+
+func TestEraseBlockDeviceReadOnly(t *testing.T) {
+	if _, err := exec.LookPath("blockdev"); err != nil {
+		t.Skip("needs blockdev")
+	}
+	ld := newLoopDisk(t, 16*mib, false, nil)
+	if out, err := exec.Command("blockdev", "--setro", ld.dev).CombinedOutput(); err != nil {
+		t.Skipf("blockdev --setro: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("blockdev", "--setrw", ld.dev).Run() })
+	m, opened := liveManager(t, ld.dev)
+	_, err := m.Execute(context.Background(), eraseBlockDeviceReq(ld.dev, `{}`))
+	if sdk.TypeOf(err) != "BlockDeviceEraseError" || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("read-only disk: %v (%s), want a BlockDeviceEraseError about read-only", err, sdk.TypeOf(err))
+	}
+	res, err := m.Execute(context.Background(), eraseBlockDeviceReq(ld.dev, `{"agent_erase_skip_read_only": true}`))
+	if err != nil || string(res) != "null" {
+		t.Errorf("read-only disk with agent_erase_skip_read_only: %s, %v; want null", res, err)
+	}
+	if got := opened(); len(got) != 0 {
+		t.Errorf("opened %v for writing", got)
+	}
+	if !all(readAt(t, ld.file, 0, ld.size), pattern) {
+		t.Error("a read-only disk was written")
 	}
 }
 
 func TestEraseDevicesCancelled(t *testing.T) {
 	ld := newLoopDisk(t, 16*mib, false, nil)
 	m, _ := liveManager(t, ld.dev)
-	for _, method := range []string{stepErase, stepEraseMetadata} {
+	for method, req := range eraseRequests(ld.dev) {
 		ctx, cancel := context.WithCancel(context.Background())
 		m.open = func(path string) (*os.File, error) {
 			cancel() // the step is cancelled right after it opens the disk
 			return openForWrite(path)
 		}
-		_, err := m.Execute(ctx, sdk.ExecuteRequest{Method: method, Kind: sdk.StepKindClean})
+		_, err := m.Execute(ctx, req)
 		cancel()
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: error %v, want context.Canceled", method, err)
@@ -344,8 +394,8 @@ func TestEraseRefusesRootDisk(t *testing.T) {
 		t.Logf("cannot read %s (%v): checking the open hook only", root, readErr)
 	}
 	m, opened := liveManager(t, root, ld.dev)
-	for _, method := range []string{stepEraseMetadata, stepErase} {
-		_, err := m.Execute(context.Background(), sdk.ExecuteRequest{Method: method, Kind: sdk.StepKindClean})
+	for method, req := range eraseRequests(root) {
+		_, err := m.Execute(context.Background(), req)
 		if sdk.TypeOf(err) != "ProtectedDeviceError" || !strings.Contains(err.Error(), root) {
 			t.Errorf("%s: error %v (%s), want a ProtectedDeviceError naming %s", method, err, sdk.TypeOf(err), root)
 		}
@@ -368,10 +418,14 @@ func TestEraseOutsideAllowList(t *testing.T) {
 	outside := newLoopDisk(t, 64*mib, false, writeGPT)
 	want := readAt(t, outside.file, 0, outside.size)
 	m, opened := liveManager(t, inside.dev)
-	for _, method := range []string{stepEraseMetadata, stepErase} {
-		if _, err := m.Execute(context.Background(), sdk.ExecuteRequest{Method: method, Kind: sdk.StepKindClean}); err != nil {
+	for method, req := range eraseRequests(inside.dev) {
+		if _, err := m.Execute(context.Background(), req); err != nil {
 			t.Fatalf("%s: %v", method, err)
 		}
+	}
+	_, err := m.Execute(context.Background(), eraseBlockDeviceReq(outside.dev, `{}`))
+	if sdk.TypeOf(err) != "ProtectedDeviceError" || !strings.Contains(err.Error(), "allow-list") {
+		t.Errorf("erase_block_device outside the allow-list: %v (%s), want ProtectedDeviceError", err, sdk.TypeOf(err))
 	}
 	if got := readAt(t, outside.file, 0, outside.size); !bytes.Equal(got, want) {
 		t.Error("a disk outside the allow-list was written")

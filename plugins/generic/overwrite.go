@@ -1,40 +1,40 @@
 package generic
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"sync"
+	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/blockdev"
 )
 
-// stepErase is IPA's erase_devices.
-const stepErase = "erase_devices"
+// methodEraseBlockDevice is IPA's erase_block_device hardware method.
+const methodEraseBlockDevice = sdk.MethodEraseBlockDevice
 
 // progressInterval is how often a long overwrite pass logs its progress.
 const progressInterval = 30 * time.Second
 
-// overwriteOptions are erase_devices' settings from the node's
+// overwriteOptions are erase_block_device's settings from the node's
 // driver_internal_info, with IPA's defaults.
 type overwriteOptions struct {
 	// passes is agent_erase_devices_iterations: random passes (1).
 	passes int
 	// zeroize is agent_erase_devices_zeroize: a final zero pass (true).
 	zeroize bool
-	// concurrency is disk_erasure_concurrency: disks erased at once (1).
-	concurrency int
 	// skipReadOnly is agent_erase_skip_read_only: skip, rather than fail
 	// on, read-only disks (false).
 	skipReadOnly bool
 }
 
-// overwriteOptionsOf reads erase_devices' settings from the node.
+// overwriteOptionsOf reads erase_block_device's settings from the node.
 func overwriteOptionsOf(n node) (o overwriteOptions, err error) {
 	if o.passes, err = n.intInfo("agent_erase_devices_iterations", 1); err != nil {
 		return o, err
@@ -45,82 +45,93 @@ func overwriteOptionsOf(n node) (o overwriteOptions, err error) {
 	if o.zeroize, err = n.boolInfo("agent_erase_devices_zeroize", true); err != nil {
 		return o, err
 	}
-	if o.concurrency, err = n.intInfo("disk_erasure_concurrency", 1); err != nil {
-		return o, err
-	}
-	o.concurrency = max(o.concurrency, 1)
 	o.skipReadOnly, err = n.boolInfo("agent_erase_skip_read_only", false)
 	return o, err
 }
 
-// eraseDevices overwrites every disk it may touch from end to end, as
-// IPA's shred fallback does: agent_erase_devices_iterations passes of
-// pseudo-random data, then a pass of zeros when agent_erase_devices_zeroize
-// is set. Any disk in use aborts the step before anything is written. The
-// result maps each erased device to null, as IPA's does.
-func (m *Manager) eraseDevices(ctx context.Context, n node) (json.RawMessage, error) {
-	log := m.log.With("step", stepErase)
+// eraseBlockDevice is IPA's erase_block_device for one disk, with the
+// shred fallback of IPA's generic manager: agent_erase_devices_iterations
+// passes of pseudo-random data, then a pass of zeros when
+// agent_erase_devices_zeroize is set. The host's erase_devices step calls
+// it once per disk (the skip list and the in-use check of all disks are
+// the host's); the manager still refuses a disk outside the allow-list,
+// a disk it does not know and a disk in use. The virtual-media disk is
+// left alone. The result is null, as IPA's.
+func (m *Manager) eraseBlockDevice(ctx context.Context, args json.RawMessage, n node) (json.RawMessage, error) {
+	var a struct {
+		BlockDevice *struct {
+			Name string `json:"name"`
+		} `json:"block_device"`
+	}
+	if len(bytes.TrimSpace(args)) > 0 {
+		if err := json.Unmarshal(args, &a); err != nil {
+			return nil, sdk.InvalidArgument("%s: block_device: %v", methodEraseBlockDevice, err)
+		}
+	}
+	if a.BlockDevice == nil || a.BlockDevice.Name == "" {
+		return nil, sdk.InvalidArgument("%s needs the argument block_device, an inventory disk with a name", methodEraseBlockDevice)
+	}
+	name := a.BlockDevice.Name
+	log := m.log.With("method", methodEraseBlockDevice, "device", name)
 	opts, err := overwriteOptionsOf(n)
 	if err != nil {
 		return nil, err
 	}
-	targets, err := m.eraseTargets(ctx, log, n)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", stepErase, err)
+	allow := m.config().allow
+	if !allow.Allows(name) {
+		log.Error("refusing to erase a device outside the allow-list")
+		return nil, sdk.HardwareError("ProtectedDeviceError", "refusing to erase %s: it is not on the disk allow-list", name)
 	}
-	results := map[string]any{}
-	failures := map[string]error{}
-	var writable []disk
-	for _, d := range targets {
-		switch {
-		case !d.readOnly:
-			writable = append(writable, d)
-		case opts.skipReadOnly:
-			log.Info("skipping read-only device", "device", d.Name)
-			results[d.Name] = nil
-		default:
-			failures[d.Name] = fmt.Errorf("the device is flagged read-only")
+	d, err := m.findDisk(ctx, allow, name)
+	if err != nil {
+		return nil, err
+	}
+	if vmedia := m.virtualMediaDevice(); vmedia != "" && d.Name == vmedia {
+		log.Info("skipping virtual media device")
+		return json.RawMessage("null"), nil
+	}
+	if d.readOnly {
+		if opts.skipReadOnly {
+			log.Info("skipping read-only device")
+			return json.RawMessage("null"), nil
+		}
+		return nil, sdk.HardwareError("BlockDeviceEraseError", "cannot erase %s: the device is flagged read-only", d.Name)
+	}
+	if err := m.checker().CheckNotInUse(m.sys.devNode(d.kname)); err != nil {
+		log.Error("refusing to erase", "error", err)
+		if sdk.TypeOf(err) != "" {
+			return nil, err
+		}
+		return nil, sdk.HardwareError("BlockDeviceEraseError", "cannot erase %s: check whether in use: %v", d.Name, err)
+	}
+	if err := m.overwrite(ctx, log, d, opts); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			log.Warn("erase interrupted", "error", err)
+			return nil, fmt.Errorf("%s %s: %w", methodEraseBlockDevice, d.Name, ctxErr)
+		}
+		log.Error("erase failed", "error", err)
+		return nil, sdk.HardwareError("BlockDeviceEraseError", "erase of %s failed: %v", d.Name, err)
+	}
+	return json.RawMessage("null"), nil
+}
+
+// findDisk returns the whole disk named name (a /dev path, symbolic links
+// resolved) among those the manager reports.
+func (m *Manager) findDisk(ctx context.Context, allow blockdev.AllowList, name string) (disk, error) {
+	disks, err := m.sys.wholeDisks(ctx, allow)
+	if err != nil {
+		return disk{}, err
+	}
+	want := name
+	if r, err := filepath.EvalSymlinks(name); err == nil && m.sys.devRoot == "/dev" {
+		want = r
+	}
+	for _, d := range disks {
+		if d.Name == name || d.Name == want {
+			return d, nil
 		}
 	}
-	ok, checkFailures, err := m.refuseInUse(log, stepErase, writable)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range checkFailures {
-		failures[k] = v
-	}
-
-	var mu sync.Mutex
-	sem := make(chan struct{}, opts.concurrency)
-	var wg sync.WaitGroup
-	for _, d := range ok {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			err := m.overwrite(ctx, log.With("device", d.Name), d, opts)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failures[d.Name] = err
-				return
-			}
-			results[d.Name] = nil
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", stepErase, err)
-	}
-	if err := eraseError("erase", failures); err != nil {
-		return nil, err
-	}
-	out, err := json.Marshal(results)
-	if err != nil {
-		return nil, fmt.Errorf("%s: encode result: %w", stepErase, err)
-	}
-	return out, nil
+	return disk{}, sdk.HardwareError("BlockDeviceEraseError", "cannot erase %s: it is not a whole disk the generic hardware manager reports", name)
 }
 
 // overwrite runs the passes of opts over the whole of d.

@@ -10,9 +10,10 @@ import (
 )
 
 // cleanSteps are IPA's generic clean steps that this manager implements,
-// with IPA's default priorities.
+// with IPA's default priorities. erase_devices is the host's (its builtin
+// manager dispatches erase_block_device per disk, which this manager
+// implements).
 var cleanSteps = []sdk.Step{
-	{Step: stepErase, Priority: 10, Interface: "deploy", Abortable: true},
 	{Step: stepEraseMetadata, Priority: 99, Interface: "deploy", Abortable: true},
 }
 
@@ -37,14 +38,15 @@ func (m *Manager) Steps(ctx context.Context, req sdk.StepsRequest) ([]sdk.Step, 
 
 func clone(steps []sdk.Step) []sdk.Step { return append([]sdk.Step(nil), steps...) }
 
-// Execute runs erase_devices_metadata or erase_devices, whether asked as a
-// clean, deploy or service step or as a hardware method: like IPA, the
-// manager dispatches by name. Neither takes arguments. It also answers the
-// hardware method get_os_install_device (see osInstallDevice), whose only
-// argument, IPA's permit_refresh, is accepted and ignored: refreshing the
-// node is the host's work. The hardware method collect_system_logs (no
-// arguments) answers sdk.SystemLogs (see collectSystemLogs). Other methods
-// are not supported.
+// Execute runs erase_devices_metadata, whether asked as a clean, deploy or
+// service step or as a hardware method: like IPA, the manager dispatches
+// by name. It takes no arguments. It also answers the hardware methods
+// erase_block_device (one argument, block_device: see eraseBlockDevice),
+// get_os_install_device (see osInstallDevice), whose only argument, IPA's
+// permit_refresh, is accepted and ignored: refreshing the node is the
+// host's work, and collect_system_logs (no arguments), which answers
+// sdk.SystemLogs (see collectSystemLogs). Other methods, erase_devices
+// among them (the host's), are not supported.
 func (m *Manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.RawMessage, error) {
 	var (
 		run     func(context.Context, node) (json.RawMessage, error)
@@ -53,8 +55,12 @@ func (m *Manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.Raw
 	switch req.Method {
 	case stepEraseMetadata:
 		run = m.eraseDevicesMetadata
-	case stepErase:
-		run = m.eraseDevices
+	case methodEraseBlockDevice:
+		// The host sends the kind of the erase_devices step that asks.
+		run = func(ctx context.Context, n node) (json.RawMessage, error) {
+			return m.eraseBlockDevice(ctx, req.Args, n)
+		}
+		allowed = []string{"block_device"}
 	case methodInstallDevice:
 		if req.Kind != "" {
 			return nil, sdk.InvalidArgument("%s is a hardware method, not a %s step", req.Method, req.Kind)

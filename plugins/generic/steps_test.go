@@ -37,7 +37,6 @@ func TestSteps(t *testing.T) {
 		wantErr bool
 	}{
 		{sdk.StepKindClean, `[
-			{"step":"erase_devices","priority":10,"interface":"deploy","reboot_requested":false,"abortable":true},
 			{"step":"erase_devices_metadata","priority":99,"interface":"deploy","reboot_requested":false,"abortable":true}]`, false},
 		{sdk.StepKindDeploy, `[{"step":"erase_devices_metadata","priority":0,"interface":"deploy","reboot_requested":false,"abortable":false}]`, false},
 		{sdk.StepKindService, `[]`, false},
@@ -76,10 +75,15 @@ func TestExecuteRejects(t *testing.T) {
 		{"unknown method", sdk.ExecuteRequest{Method: "burnin_cpu", Kind: sdk.StepKindClean}, sdk.ErrNotSupported},
 		{"other hardware method", sdk.ExecuteRequest{Method: "get_bmc_address"}, sdk.ErrNotSupported},
 		{"arguments", sdk.ExecuteRequest{Method: "erase_devices_metadata", Args: json.RawMessage(`{"force": true}`)}, sdk.ErrInvalidArgument},
-		{"arguments not an object", sdk.ExecuteRequest{Method: "erase_devices", Args: json.RawMessage(`[1]`)}, sdk.ErrInvalidArgument},
-		{"bad node", sdk.ExecuteRequest{Method: "erase_devices", Node: json.RawMessage(`{"properties": 5}`)}, sdk.ErrInvalidArgument},
-		{"bad iterations", sdk.ExecuteRequest{Method: "erase_devices", Node: json.RawMessage(`{"driver_internal_info": {"agent_erase_devices_iterations": -1}}`)}, sdk.ErrInvalidArgument},
-		{"bad zeroize", sdk.ExecuteRequest{Method: "erase_devices", Node: json.RawMessage(`{"driver_internal_info": {"agent_erase_devices_zeroize": "perhaps"}}`)}, sdk.ErrInvalidArgument},
+		{"erase_devices is the host's", sdk.ExecuteRequest{Method: "erase_devices", Kind: sdk.StepKindClean}, sdk.ErrNotSupported},
+		{"arguments not an object", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`[1]`)}, sdk.ErrInvalidArgument},
+		{"erase_block_device without a disk", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`{}`)}, sdk.ErrInvalidArgument},
+		{"erase_block_device without a name", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`{"block_device": {"size": 5}}`)}, sdk.ErrInvalidArgument},
+		{"erase_block_device disk not an object", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`{"block_device": "/dev/sda"}`)}, sdk.ErrInvalidArgument},
+		{"erase_block_device other argument", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`{"block_device": {"name": "/dev/sda"}, "force": 1}`)}, sdk.ErrInvalidArgument},
+		{"bad node", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`{"block_device": {"name": "/dev/sda"}}`), Node: json.RawMessage(`{"properties": 5}`)}, sdk.ErrInvalidArgument},
+		{"bad iterations", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`{"block_device": {"name": "/dev/sda"}}`), Node: json.RawMessage(`{"driver_internal_info": {"agent_erase_devices_iterations": -1}}`)}, sdk.ErrInvalidArgument},
+		{"bad zeroize", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`{"block_device": {"name": "/dev/sda"}}`), Node: json.RawMessage(`{"driver_internal_info": {"agent_erase_devices_zeroize": "perhaps"}}`)}, sdk.ErrInvalidArgument},
 		{"bad skip list", sdk.ExecuteRequest{Method: "erase_devices_metadata", Node: json.RawMessage(`{"properties": {"skip_block_devices": [{"colour": "red"}]}}`)}, sdk.ErrInvalidArgument},
 	}
 	m := newManager(fixtureSystem(loadFixture(t, "server"), "h", nil), testLogger(t))
@@ -100,11 +104,11 @@ func TestOverwriteOptions(t *testing.T) {
 		info string
 		want overwriteOptions
 	}{
-		{`{}`, overwriteOptions{passes: 1, zeroize: true, concurrency: 1}},
+		{`{}`, overwriteOptions{passes: 1, zeroize: true}},
 		{`{"agent_erase_devices_iterations": 0, "agent_erase_devices_zeroize": false, "disk_erasure_concurrency": 4, "agent_erase_skip_read_only": true}`,
-			overwriteOptions{passes: 0, zeroize: false, concurrency: 4, skipReadOnly: true}},
-		{`{"agent_erase_devices_iterations": "2", "agent_erase_devices_zeroize": "False", "disk_erasure_concurrency": 0}`,
-			overwriteOptions{passes: 2, zeroize: false, concurrency: 1}},
+			overwriteOptions{passes: 0, zeroize: false, skipReadOnly: true}},
+		{`{"agent_erase_devices_iterations": "2", "agent_erase_devices_zeroize": "False"}`,
+			overwriteOptions{passes: 2, zeroize: false}},
 	}
 	for _, tt := range tests {
 		n, err := parseNode(json.RawMessage(`{"driver_internal_info": ` + tt.info + `}`))
@@ -172,15 +176,19 @@ func TestEraseFixtureNeverWrites(t *testing.T) {
 		t.Errorf("opened %s for writing", path)
 		return nil, errors.New("no")
 	}
-	for _, method := range []string{stepEraseMetadata, stepErase} {
-		_, err := m.Execute(context.Background(), sdk.ExecuteRequest{Method: method, Kind: sdk.StepKindClean})
-		if sdk.TypeOf(err) != "BlockDeviceEraseError" {
-			t.Fatalf("%s: error %v (%s), want BlockDeviceEraseError", method, err, sdk.TypeOf(err))
+	_, err := m.Execute(context.Background(), sdk.ExecuteRequest{Method: stepEraseMetadata, Kind: sdk.StepKindClean})
+	if sdk.TypeOf(err) != "BlockDeviceEraseError" {
+		t.Fatalf("%s: error %v (%s), want BlockDeviceEraseError", stepEraseMetadata, err, sdk.TypeOf(err))
+	}
+	for _, dev := range []string{"/dev/sda", "/dev/nvme0n1"} {
+		if !strings.Contains(err.Error(), dev) {
+			t.Errorf("%s: error does not name %s: %v", stepEraseMetadata, dev, err)
 		}
-		for _, dev := range []string{"/dev/sda", "/dev/nvme0n1"} {
-			if !strings.Contains(err.Error(), dev) {
-				t.Errorf("%s: error does not name %s: %v", method, dev, err)
-			}
+	}
+	for _, dev := range []string{"/dev/sda", "/dev/nvme0n1", "/dev/sdz"} {
+		_, err := m.Execute(context.Background(), eraseBlockDeviceReq(dev, `{}`))
+		if typ := sdk.TypeOf(err); (typ != "BlockDeviceEraseError" && typ != "ProtectedDeviceError") || !strings.Contains(err.Error(), dev) {
+			t.Errorf("erase_block_device %s: error %v (%s), want a BlockDeviceEraseError or ProtectedDeviceError naming it", dev, err, typ)
 		}
 	}
 }

@@ -1,0 +1,310 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/hints"
+)
+
+// stepEraseDevices is IPA's erase_devices clean step.
+const stepEraseDevices = "erase_devices"
+
+// eraseDevicesStep is erase_devices as IPA's generic manager lists it.
+var eraseDevicesStep = sdk.Step{Step: stepEraseDevices, Priority: 10, Interface: "deploy", Abortable: true}
+
+// eraseNode is the part of Ironic's node erase_devices reads.
+type eraseNode struct {
+	UUID       string `json:"uuid"`
+	Properties struct {
+		SkipBlockDevices []map[string]any `json:"skip_block_devices"`
+	} `json:"properties"`
+	DriverInternalInfo map[string]any `json:"driver_internal_info"`
+}
+
+// eraseTarget is one disk erase_devices hands to the managers: its name
+// and the inventory's object for it (every field the managers reported,
+// newer ones included).
+type eraseTarget struct {
+	name string
+	raw  map[string]any
+}
+
+// eraseDevices is IPA's erase_devices: it takes the disks of the merged
+// inventory (the allow-list applies), leaves out those matching the node's
+// properties.skip_block_devices and the virtual-media disk, checks that
+// none of them is in use before anything is erased, and then dispatches
+// erase_block_device for each disk to the highest manager that erases it,
+// up to driver_internal_info.disk_erasure_concurrency disks at once. The
+// answer maps each disk to its manager's result; the failures of all
+// disks are gathered into one BlockDeviceEraseError.
+func (b *builtin) eraseDevices(ctx context.Context, req sdk.ExecuteRequest) (json.RawMessage, error) {
+	log := hclog.FromContext(ctx).With("step", stepEraseDevices)
+	if err := noArgs(stepEraseDevices, req.Args); err != nil {
+		return nil, err
+	}
+	var n eraseNode
+	if s := bytes.TrimSpace(req.Node); len(s) > 0 && string(s) != "null" {
+		if err := json.Unmarshal(s, &n); err != nil {
+			return nil, sdk.InvalidArgument("%s: decode node: %v", stepEraseDevices, err)
+		}
+	}
+	concurrency, err := intInfo(n.DriverInternalInfo, "disk_erasure_concurrency", 1)
+	if err != nil {
+		return nil, err
+	}
+	concurrency = max(concurrency, 1)
+	targets, err := b.eraseTargets(ctx, log, n)
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		log.Info("no disk to erase")
+		return json.RawMessage("{}"), nil
+	}
+
+	// Every disk is checked before any is erased: one disk in use aborts
+	// the step untouched. A disk that cannot be checked is not erased.
+	failures := map[string]string{}
+	var protected []string
+	var ok []eraseTarget
+	for _, t := range targets {
+		err := b.checkInUse(t.name)
+		switch {
+		case err == nil:
+			ok = append(ok, t)
+		case sdk.TypeOf(err) == "ProtectedDeviceError":
+			log.Error("refusing to erase a device in use", "device", t.name, "error", err)
+			protected = append(protected, err.Error())
+		default:
+			log.Error("cannot check whether the device is in use", "device", t.name, "error", err)
+			failures[t.name] = fmt.Sprintf("check whether in use: %v", err)
+		}
+	}
+	if len(protected) > 0 {
+		return nil, sdk.HardwareError("ProtectedDeviceError", "%s: nothing was erased: %s", stepEraseDevices, strings.Join(protected, "; "))
+	}
+
+	log.Info("erasing disks", "node", n.UUID, "disks", len(ok), "concurrency", concurrency)
+	results := map[string]json.RawMessage{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, concurrency)
+launch:
+	for _, t := range ok {
+		// Disks start in inventory order; a cancelled step starts no more.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break launch
+		}
+		if ctx.Err() != nil {
+			<-sem
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res, err := b.eraseOne(ctx, log.With("device", t.name), t, req)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failures[t.name] = err.Error()
+				return
+			}
+			results[t.name] = res
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", stepEraseDevices, err)
+	}
+	if len(failures) > 0 {
+		return nil, blockDeviceEraseError(failures)
+	}
+	return json.Marshal(results)
+}
+
+// eraseOne dispatches erase_block_device for one disk.
+func (b *builtin) eraseOne(ctx context.Context, log hclog.Logger, t eraseTarget, req sdk.ExecuteRequest) (json.RawMessage, error) {
+	args, err := json.Marshal(map[string]any{"block_device": t.raw})
+	if err != nil {
+		return nil, fmt.Errorf("encode arguments: %w", err)
+	}
+	start := time.Now()
+	log.Info("erasing disk")
+	// The kind of the asking step makes the host bound the call by its
+	// step timeout: a hardware method's timeout is far shorter than an
+	// erase.
+	kind := req.Kind
+	if kind == "" {
+		kind = sdk.StepKindClean
+	}
+	res, err := b.d.Host.Dispatch(ctx, sdk.ExecuteRequest{
+		Method: sdk.MethodEraseBlockDevice, Kind: kind, Args: args, Node: req.Node, Ports: req.Ports,
+	})
+	if err != nil {
+		log.Error("disk erase failed", "error", err, "duration", time.Since(start).String())
+		return nil, err
+	}
+	if len(bytes.TrimSpace(res)) == 0 {
+		res = json.RawMessage("null")
+	}
+	log.Info("disk erased", "duration", time.Since(start).String())
+	return res, nil
+}
+
+// eraseTargets returns the merged inventory's disks the step may erase, in
+// inventory order.
+func (b *builtin) eraseTargets(ctx context.Context, log hclog.Logger, n eraseNode) ([]eraseTarget, error) {
+	var skips []hints.Hints
+	for _, h := range n.Properties.SkipBlockDevices {
+		// RAID volumes are named by volume_name; no manager reports them
+		// in the inventory's disks.
+		if _, ok := h["volume_name"]; ok {
+			continue
+		}
+		parsed, err := hints.Parse(h)
+		if err != nil {
+			return nil, fmt.Errorf("%s: properties.skip_block_devices: %w", stepEraseDevices, err)
+		}
+		skips = append(skips, parsed)
+	}
+	inv, err := b.d.Host.Inventory(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: inventory: %w", stepEraseDevices, err)
+	}
+	disks, _ := inv["disks"].([]any)
+	allow := b.allowList()
+	vmedia := b.virtualMediaDevice()
+	var out []eraseTarget
+	for _, d := range disks {
+		raw, ok := d.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: inventory disk %v is not an object", stepEraseDevices, d)
+		}
+		var dev sdk.BlockDevice
+		if err := remarshal(raw, &dev); err != nil || dev.Name == "" {
+			return nil, fmt.Errorf("%s: inventory disk %v: not a block device (%v)", stepEraseDevices, d, err)
+		}
+		switch {
+		case !allow.Allows(dev.Name):
+			log.Debug("skipping device outside the allow-list", "device", dev.Name)
+		case skipped(dev, skips):
+			log.Warn("skipping device listed in skip_block_devices", "device", dev.Name)
+		case vmedia != "" && (dev.Name == vmedia || resolve(dev.Name) == vmedia):
+			log.Info("skipping virtual media device", "device", dev.Name)
+		default:
+			out = append(out, eraseTarget{name: dev.Name, raw: raw})
+		}
+	}
+	return out, nil
+}
+
+func skipped(dev sdk.BlockDevice, skips []hints.Hints) bool {
+	for _, h := range skips {
+		if h.Match(dev) {
+			return true
+		}
+	}
+	return false
+}
+
+// virtualMediaDevice returns the /dev path of the disk Ironic attached as
+// virtual media (labelled ir-vfd-dev), or "" when there is none.
+func (b *builtin) virtualMediaDevice() string {
+	link := filepath.Join(b.devRoot, "disk", "by-label", "ir-vfd-dev")
+	target, err := os.Readlink(link)
+	if err != nil {
+		return ""
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(link), target)
+	}
+	rel, err := filepath.Rel(b.devRoot, filepath.Clean(target))
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return ""
+	}
+	return "/dev/" + rel
+}
+
+func resolve(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return filepath.Clean(p)
+}
+
+// remarshal converts v into out by a JSON round trip.
+func remarshal(v, out any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+// blockDeviceEraseError joins per-disk failures into IPA's
+// BlockDeviceEraseError, disks in name order.
+func blockDeviceEraseError(failures map[string]string) error {
+	names := make([]string, 0, len(failures))
+	for n := range failures {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%q: %s", n, failures[n]))
+	}
+	return sdk.HardwareError("BlockDeviceEraseError", "Failed to conduct erase on device(s): %s", strings.Join(parts, ", "))
+}
+
+// noArgs refuses any argument, as Python refuses unexpected keyword
+// arguments.
+func noArgs(method string, args json.RawMessage) error {
+	args = bytes.TrimSpace(args)
+	if len(args) == 0 || string(args) == "null" {
+		return nil
+	}
+	var kw map[string]json.RawMessage
+	if err := json.Unmarshal(args, &kw); err != nil {
+		return sdk.InvalidArgument("%s: arguments are not a JSON object: %v", method, err)
+	}
+	for k := range kw {
+		return sdk.InvalidArgument("%s got an unexpected argument %q", method, k)
+	}
+	return nil
+}
+
+// intInfo returns driver_internal_info[key] as an integer, or def when it
+// is absent or null. Strings of digits are accepted too.
+func intInfo(info map[string]any, key string, def int) (int, error) {
+	v, ok := info[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch v := v.(type) {
+	case float64:
+		if v == float64(int(v)) {
+			return int(v), nil
+		}
+	case string:
+		if i, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			return i, nil
+		}
+	}
+	return 0, sdk.InvalidArgument("driver_internal_info.%s: %v is not an integer", key, v)
+}

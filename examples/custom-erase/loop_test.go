@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/metalagent/metalagent/agent/commands"
+	agentconfig "github.com/metalagent/metalagent/agent/config"
+	"github.com/metalagent/metalagent/agent/pluginhost"
+	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/blockdev"
+	"github.com/metalagent/metalagent/plugins/generic"
+)
+
+// These tests write to loop devices they create. They need root and
+// losetup and are skipped otherwise.
+
+const (
+	mib     = 1 << 20
+	pattern = 0xA5
+)
+
+type loopDisk struct {
+	dev, file string
+	size      int64
+}
+
+// newLoopDisk attaches a file of size bytes filled with pattern to a free
+// loop device, detached when the test ends.
+func newLoopDisk(t *testing.T, size int64) loopDisk {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to set up loop devices")
+	}
+	if _, err := exec.LookPath("losetup"); err != nil {
+		t.Skip("needs losetup")
+	}
+	file := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(file, bytes.Repeat([]byte{pattern}, int(size)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", file).CombinedOutput()
+	if err != nil {
+		t.Skipf("losetup: %v: %s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+			t.Errorf("detach %s: %v: %s", dev, err, out)
+		}
+	})
+	return loopDisk{dev: dev, file: file, size: size}
+}
+
+func (l loopDisk) read(t *testing.T, off, n int64) []byte {
+	t.Helper()
+	f, err := os.Open(l.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func markers(n int64) []byte { return bytes.Repeat(marker, int(n)/len(marker)) }
+
+func TestEraseLoop(t *testing.T) {
+	tests := []struct {
+		name   string
+		params func(dev string) map[string]string
+		disk   func(dev string) sdk.BlockDevice
+	}{
+		{"by name", func(dev string) map[string]string { return map[string]string{paramDevices: dev} },
+			func(dev string) sdk.BlockDevice { return sdk.BlockDevice{Name: dev} }},
+		{"by model", func(string) map[string]string { return map[string]string{paramModel: "ACME%209000"} },
+			func(dev string) sdk.BlockDevice { return sdk.BlockDevice{Name: dev, Model: sdk.Ptr("ACME 9000")} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ld := newLoopDisk(t, 8*mib)
+			m := testManager(t, tt.params(ld.dev), nil, ld.dev)
+			m.checkInUse = blockdev.Checker{}.CheckNotInUse
+			res, err := m.Execute(context.Background(), sdk.ExecuteRequest{Method: sdk.MethodEraseBlockDevice,
+				Kind: sdk.StepKindClean, Args: eraseArgs(t, tt.disk(ld.dev))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := `{"erased_by":"custom_erase_hardware_manager","method":"marker","bytes_written":2097152}`; string(res) != want {
+				t.Errorf("result %s, want %s", res, want)
+			}
+			if !bytes.Equal(ld.read(t, 0, mib), markers(mib)) || !bytes.Equal(ld.read(t, ld.size-mib, mib), markers(mib)) {
+				t.Error("the ends of the disk do not hold the marker")
+			}
+			if !bytes.Equal(ld.read(t, mib, ld.size-2*mib), bytes.Repeat([]byte{pattern}, int(ld.size-2*mib))) {
+				t.Error("the middle of the disk was written")
+			}
+		})
+	}
+}
+
+func TestEraseSmallLoop(t *testing.T) {
+	ld := newLoopDisk(t, mib+512)
+	m := testManager(t, map[string]string{paramDevices: ld.dev}, nil, ld.dev)
+	if _, err := m.Execute(context.Background(), sdk.ExecuteRequest{Method: sdk.MethodEraseBlockDevice,
+		Args: eraseArgs(t, sdk.BlockDevice{Name: ld.dev})}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ld.read(t, 0, ld.size), markers(ld.size)) {
+		t.Error("a disk smaller than 2 MiB must be marked whole")
+	}
+}
+
+func TestEraseCancelled(t *testing.T) {
+	ld := newLoopDisk(t, 4*mib)
+	m := testManager(t, map[string]string{paramDevices: ld.dev}, nil, ld.dev)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := m.Execute(ctx, sdk.ExecuteRequest{Method: sdk.MethodEraseBlockDevice, Args: eraseArgs(t, sdk.BlockDevice{Name: ld.dev})})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+	if !bytes.Equal(ld.read(t, 0, ld.size), bytes.Repeat([]byte{pattern}, int(ld.size))) {
+		t.Error("a cancelled erase wrote to the disk")
+	}
+}
+
+// TestFallThroughToGeneric runs the host's erase_devices with this manager,
+// the generic plugin and the host's builtin manager in process, on two loop
+// devices: the one named in custom-erase-devices gets the markers, the
+// other falls through to the generic plugin, which zeroes it.
+func TestFallThroughToGeneric(t *testing.T) {
+	mine := newLoopDisk(t, 8*mib)
+	other := newLoopDisk(t, 8*mib)
+	m := newManager()
+	m.getenv = func(string) string { return "" }
+	d := &commands.Deps{Config: &agentconfig.Config{}, Logger: hclog.NewNullLogger()}
+	h, err := pluginhost.Start(context.Background(), pluginhost.Options{
+		Config: sdk.HostConfig{
+			AllowedDisks: []string{mine.dev, other.dev},
+			KernelParams: map[string]string{paramDevices: mine.dev},
+		},
+		Builtins: []pluginhost.Builtin{
+			{Name: "custom-erase", Manager: m},
+			{Name: "generic", Manager: generic.New()},
+			{Name: commands.BuiltinName, Manager: commands.Builtin(d)},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	d.Host = h
+	res, err := h.Dispatch(context.Background(), sdk.ExecuteRequest{
+		Method: "erase_devices", Kind: sdk.StepKindClean, Args: json.RawMessage("{}"),
+		Node: json.RawMessage(`{"uuid": "n1", "driver_internal_info": {"agent_erase_devices_iterations": 0}}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(res, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		mine.dev:  map[string]any{"erased_by": Name, "method": "marker", "bytes_written": float64(2 * mib)},
+		other.dev: nil,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("erase_devices result (-want +got):\n%s", diff)
+	}
+	if !bytes.Equal(mine.read(t, 0, mib), markers(mib)) || mine.read(t, 4*mib, 1)[0] != pattern {
+		t.Error("the custom-erase disk was not marked, or was overwritten")
+	}
+	if !bytes.Equal(other.read(t, 0, other.size), make([]byte, other.size)) {
+		t.Error("the other disk was not zeroed by the generic plugin")
+	}
+}
