@@ -15,11 +15,16 @@ TOOLS := $(CURDIR)/.tools
 
 all: build
 
-## build: the agent at bin/metalagent, plugin executables in bin/plugins/
+## build: the agent at bin/metalagent, plugin executables in bin/plugins/,
+##        example plugins in bin/examples/ (not loaded by default)
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/metalagent ./cmd/metalagent
 	@mkdir -p $(PLUGINS)
 	$(GO) build $(GOFLAGS_BUILD) -o $(PLUGINS)/generic ./cmd/metalagent-generic
+	$(BIN)/metalagent plugins manifest $(PLUGINS)
+	@mkdir -p $(BIN)/examples
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/examples/custom-erase ./examples/custom-erase
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/examples/raid-controller ./examples/raid-controller
 
 PROTO_DIR := plugin-sdk/proto/v1
 
