@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 )
 
 // ProtocolVersion is the hardware-manager protocol this SDK speaks
@@ -43,7 +44,16 @@ func Serve(m HardwareManager) {
 		VersionedPlugins: map[int]plugin.PluginSet{
 			ProtocolVersion: {PluginName: &GRPCPlugin{Impl: m}},
 		},
-		GRPCServer: plugin.DefaultGRPCServer,
-		Logger:     Logger("plugin"),
+		GRPCServer:  newGRPCServer,
+		TLSProvider: serverTLS,
+		Logger:      Logger("plugin"),
 	})
+}
+
+// newGRPCServer is go-plugin's default server with fixed flow-control windows,
+// which turn off gRPC's bandwidth probing: its pings add a round trip to
+// the small calls the host makes.
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	opts = append(opts, grpc.InitialWindowSize(4<<20), grpc.InitialConnWindowSize(4<<20))
+	return plugin.DefaultGRPCServer(opts)
 }

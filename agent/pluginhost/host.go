@@ -11,6 +11,7 @@ package pluginhost
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"sort"
 	"sync"
@@ -146,6 +147,12 @@ type Host struct {
 	closed bool
 	wg     sync.WaitGroup // restart goroutines
 	once   sync.Once
+
+	// tlsOnce makes the host's client certificate, shared by every launch.
+	tlsOnce    sync.Once
+	clientPair sdk.TLSKeyPair
+	clientCert tls.Certificate
+	tlsErr     error
 }
 
 // Start discovers and launches the plugins in parallel, evaluates every

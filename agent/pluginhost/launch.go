@@ -3,9 +3,13 @@ package pluginhost
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -13,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
@@ -73,13 +78,24 @@ func (h *Host) startInstance(ctx context.Context, c *candidate) (*instance, Chec
 		// version; today that is v1 only.
 		versions[v] = plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}}
 	}
+	tlsConfig, closeTLS, err := h.launchTLS(cmd)
+	if err != nil {
+		return nil, c.verdict, fmt.Errorf("plugin %s (%s): %w", c.name, c.path, err)
+	}
+	defer closeTLS()
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: versions,
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		StartTimeout:     h.opts.StartTimeout,
+		TLSConfig:        tlsConfig,
+		// Fixed flow-control windows turn off gRPC's bandwidth probing,
+		// whose pings add a round trip to small calls.
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithInitialWindowSize(windowSize),
+			grpc.WithInitialConnWindowSize(windowSize),
+		},
+		StartTimeout: h.opts.StartTimeout,
 		// go-plugin names the logger after the executable itself.
 		Logger: h.log,
 	}
@@ -220,4 +236,65 @@ func (i *instance) stop() {
 		}
 		<-done
 	}
+}
+
+// windowSize is the gRPC flow-control window towards plugins.
+const windowSize = 4 << 20
+
+// launchTLS prepares mutual TLS for one launch (see plugin-sdk/mtls.go):
+// the host's client certificate goes to the plugin in PLUGIN_CLIENT_CERT, a
+// fresh P-256 server key pair through an inherited pipe, and the returned
+// client configuration trusts exactly that server certificate. A plugin
+// speaking go-plugin's own AutoMTLS instead sends its certificate in the
+// handshake, which go-plugin then trusts in place of ours. The returned
+// function closes the host's end of the pipe once the plugin has started.
+func (h *Host) launchTLS(cmd *exec.Cmd) (*tls.Config, func(), error) {
+	h.tlsOnce.Do(func() {
+		h.clientPair, h.tlsErr = sdk.NewTLSKeyPair()
+		if h.tlsErr == nil {
+			h.clientCert, h.tlsErr = tls.X509KeyPair(h.clientPair.CertPEM, h.clientPair.KeyPEM)
+		}
+	})
+	if h.tlsErr != nil {
+		return nil, nil, fmt.Errorf("host TLS certificate: %w", h.tlsErr)
+	}
+	server, err := sdk.NewTLSKeyPair()
+	if err != nil {
+		return nil, nil, fmt.Errorf("plugin TLS certificate: %w", err)
+	}
+	payload, err := json.Marshal(server)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plugin TLS certificate: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipe for the plugin's TLS key: %w", err)
+	}
+	// A few hundred bytes fit the pipe's buffer: write all, close, and the
+	// plugin reads to end of file.
+	_, werr := w.Write(payload)
+	if cerr := w.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		r.Close()
+		return nil, nil, fmt.Errorf("pipe for the plugin's TLS key: %w", werr)
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, r)
+	fd := 2 + len(cmd.ExtraFiles)
+	cmd.Env = append(cmd.Env,
+		"PLUGIN_CLIENT_CERT="+string(h.clientPair.CertPEM),
+		fmt.Sprintf("%s=%d", sdk.EnvTLSFD, fd))
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(server.CertPEM) {
+		r.Close()
+		return nil, nil, errors.New("plugin TLS certificate: cannot parse the certificate just made")
+	}
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{h.clientCert},
+		RootCAs:      roots,
+		ServerName:   "localhost",
+		MinVersion:   tls.VersionTLS12,
+	}
+	return cfg, func() { r.Close() }, nil
 }
