@@ -184,12 +184,14 @@ func (s *grpcServer) GetSteps(ctx context.Context, req *hwmv1.GetStepsRequest) (
 }
 
 func (s *grpcServer) Execute(ctx context.Context, req *hwmv1.ExecuteRequest) (*hwmv1.ExecuteResponse, error) {
-	res, err := s.impl.Execute(ctx, ExecuteRequest{
-		Method: req.GetMethod(),
-		Kind:   StepKind(req.GetKind()),
-		Args:   req.GetArgsJson(),
-		Node:   req.GetNodeJson(),
-		Ports:  req.GetPortsJson(),
+	fields := req.GetLogFields()
+	res, err := s.impl.Execute(WithLogFields(ctx, fields), ExecuteRequest{
+		Method:    req.GetMethod(),
+		Kind:      StepKind(req.GetKind()),
+		Args:      req.GetArgsJson(),
+		Node:      req.GetNodeJson(),
+		Ports:     req.GetPortsJson(),
+		LogFields: fields,
 	})
 	if err != nil {
 		return nil, toStatus(err)
@@ -284,6 +286,7 @@ func (c *grpcClient) Execute(ctx context.Context, req ExecuteRequest) (json.RawM
 		ArgsJson:  req.Args,
 		NodeJson:  req.Node,
 		PortsJson: req.Ports,
+		LogFields: req.LogFields,
 	})
 	if err != nil {
 		return nil, fromStatus(err)

@@ -72,6 +72,10 @@ type ExecuteRequest struct {
 	// Node and Ports are the node and its ports as Ironic sent them (JSON).
 	Node  json.RawMessage
 	Ports json.RawMessage
+	// LogFields are the host's log fields for this call (node,
+	// command_id). Serve also puts them in the call's context: log with
+	// ContextLogger(ctx, logger).
+	LogFields map[string]string
 }
 
 // HardwareManager is the contract between the metalagent host and a

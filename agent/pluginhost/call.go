@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -121,8 +122,33 @@ func (h *Host) execTimeout(req sdk.ExecuteRequest) time.Duration {
 	return h.opts.StepTimeout
 }
 
+// logKeys are the caller's log fields a plugin is told, so that its lines
+// about a call carry them too.
+var logKeys = map[string]bool{"node": true, "command_id": true, "command": true}
+
+// logFields picks logKeys from the hclog logger in ctx (see
+// hclog.WithContext), which the command runner puts there.
+func logFields(ctx context.Context) map[string]string {
+	args := hclog.FromContext(ctx).ImpliedArgs()
+	var out map[string]string
+	for i := 0; i+1 < len(args); i += 2 {
+		k, ok := args[i].(string)
+		if !ok || !logKeys[k] {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = fmt.Sprint(args[i+1])
+	}
+	return out
+}
+
 // execute runs req on one manager.
 func (h *Host) execute(ctx context.Context, m *Manager, req sdk.ExecuteRequest) (json.RawMessage, error) {
+	if req.LogFields == nil {
+		req.LogFields = logFields(ctx)
+	}
 	var res json.RawMessage
 	err := h.call(ctx, m, req.Method, h.execTimeout(req), func(ctx context.Context, hm sdk.HardwareManager) error {
 		var err error

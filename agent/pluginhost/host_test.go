@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,5 +249,17 @@ func BenchmarkPluginStart(b *testing.B) {
 			b.Fatal(err)
 		}
 		h.Close()
+	}
+}
+
+func TestLogFieldsReachPlugins(t *testing.T) {
+	h := startHost(t, pluginDir(t, "fields-1"))
+	log := hclog.New(&hclog.LoggerOptions{Output: io.Discard}).With("node", "n-1", "command_id", "c-7", "other", "x")
+	res, err := h.Dispatch(hclog.WithContext(context.Background(), log), sdk.ExecuteRequest{Method: "log_fields"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"command_id":"c-7","node":"n-1"}`; string(res) != want {
+		t.Errorf("plugin saw log fields %s, want %s", res, want)
 	}
 }

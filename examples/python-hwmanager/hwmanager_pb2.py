@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fhwmanager.proto\x12\x17metalagent.hwmanager.v1\"\xc5\x01\n\nHostConfig\x12\x15\n\rallowed_disks\x18\x01 \x03(\t\x12L\n\rkernel_params\x18\x02 \x03(\x0b\x32\x35.metalagent.hwmanager.v1.HostConfig.KernelParamsEntry\x12\x0e\n\x06\x62ootif\x18\x03 \x01(\t\x12\r\n\x05\x64\x65\x62ug\x18\x04 \x01(\x08\x1a\x33\n\x11KernelParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"U\n\x1e\x45valuateHardwareSupportRequest\x12\x33\n\x06\x63onfig\x18\x01 \x01(\x0b\x32#.metalagent.hwmanager.v1.HostConfig\"8\n\x1f\x45valuateHardwareSupportResponse\x12\x15\n\rsupport_level\x18\x01 \x01(\x05\"\x13\n\x11GetVersionRequest\"3\n\x12GetVersionResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"\x15\n\x13GetInventoryRequest\".\n\x14GetInventoryResponse\x12\x16\n\x0einventory_json\x18\x01 \x01(\x0c\"}\n\x04Step\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\x05\x12\x11\n\tinterface\x18\x03 \x01(\t\x12\x18\n\x10reboot_requested\x18\x04 \x01(\x08\x12\x11\n\tabortable\x18\x05 \x01(\x08\x12\x15\n\rargsinfo_json\x18\x06 \x01(\x0c\"F\n\x0fGetStepsRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnode_json\x18\x02 \x01(\x0c\x12\x12\n\nports_json\x18\x03 \x01(\x0c\"@\n\x10GetStepsResponse\x12,\n\x05steps\x18\x01 \x03(\x0b\x32\x1d.metalagent.hwmanager.v1.Step\"h\n\x0e\x45xecuteRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\targs_json\x18\x03 \x01(\x0c\x12\x11\n\tnode_json\x18\x04 \x01(\x0c\x12\x12\n\nports_json\x18\x05 \x01(\x0c\"&\n\x0f\x45xecuteResponse\x12\x13\n\x0bresult_json\x18\x01 \x01(\x0c\x32\xb3\x04\n\x0fHardwareManager\x12\x8c\x01\n\x17\x45valuateHardwareSupport\x12\x37.metalagent.hwmanager.v1.EvaluateHardwareSupportRequest\x1a\x38.metalagent.hwmanager.v1.EvaluateHardwareSupportResponse\x12\x65\n\nGetVersion\x12*.metalagent.hwmanager.v1.GetVersionRequest\x1a+.metalagent.hwmanager.v1.GetVersionResponse\x12k\n\x0cGetInventory\x12,.metalagent.hwmanager.v1.GetInventoryRequest\x1a-.metalagent.hwmanager.v1.GetInventoryResponse\x12_\n\x08GetSteps\x12(.metalagent.hwmanager.v1.GetStepsRequest\x1a).metalagent.hwmanager.v1.GetStepsResponse\x12\\\n\x07\x45xecute\x12\'.metalagent.hwmanager.v1.ExecuteRequest\x1a(.metalagent.hwmanager.v1.ExecuteResponseBBZ@github.com/metalagent/metalagent/plugin-sdk/proto/v1;hwmanagerv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fhwmanager.proto\x12\x17metalagent.hwmanager.v1\"\xc5\x01\n\nHostConfig\x12\x15\n\rallowed_disks\x18\x01 \x03(\t\x12L\n\rkernel_params\x18\x02 \x03(\x0b\x32\x35.metalagent.hwmanager.v1.HostConfig.KernelParamsEntry\x12\x0e\n\x06\x62ootif\x18\x03 \x01(\t\x12\r\n\x05\x64\x65\x62ug\x18\x04 \x01(\x08\x1a\x33\n\x11KernelParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"U\n\x1e\x45valuateHardwareSupportRequest\x12\x33\n\x06\x63onfig\x18\x01 \x01(\x0b\x32#.metalagent.hwmanager.v1.HostConfig\"8\n\x1f\x45valuateHardwareSupportResponse\x12\x15\n\rsupport_level\x18\x01 \x01(\x05\"\x13\n\x11GetVersionRequest\"3\n\x12GetVersionResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"\x15\n\x13GetInventoryRequest\".\n\x14GetInventoryResponse\x12\x16\n\x0einventory_json\x18\x01 \x01(\x0c\"}\n\x04Step\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\x05\x12\x11\n\tinterface\x18\x03 \x01(\t\x12\x18\n\x10reboot_requested\x18\x04 \x01(\x08\x12\x11\n\tabortable\x18\x05 \x01(\x08\x12\x15\n\rargsinfo_json\x18\x06 \x01(\x0c\"F\n\x0fGetStepsRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnode_json\x18\x02 \x01(\x0c\x12\x12\n\nports_json\x18\x03 \x01(\x0c\"@\n\x10GetStepsResponse\x12,\n\x05steps\x18\x01 \x03(\x0b\x32\x1d.metalagent.hwmanager.v1.Step\"\xe6\x01\n\x0e\x45xecuteRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\targs_json\x18\x03 \x01(\x0c\x12\x11\n\tnode_json\x18\x04 \x01(\x0c\x12\x12\n\nports_json\x18\x05 \x01(\x0c\x12J\n\nlog_fields\x18\x06 \x03(\x0b\x32\x36.metalagent.hwmanager.v1.ExecuteRequest.LogFieldsEntry\x1a\x30\n\x0eLogFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"&\n\x0f\x45xecuteResponse\x12\x13\n\x0bresult_json\x18\x01 \x01(\x0c\x32\xb3\x04\n\x0fHardwareManager\x12\x8c\x01\n\x17\x45valuateHardwareSupport\x12\x37.metalagent.hwmanager.v1.EvaluateHardwareSupportRequest\x1a\x38.metalagent.hwmanager.v1.EvaluateHardwareSupportResponse\x12\x65\n\nGetVersion\x12*.metalagent.hwmanager.v1.GetVersionRequest\x1a+.metalagent.hwmanager.v1.GetVersionResponse\x12k\n\x0cGetInventory\x12,.metalagent.hwmanager.v1.GetInventoryRequest\x1a-.metalagent.hwmanager.v1.GetInventoryResponse\x12_\n\x08GetSteps\x12(.metalagent.hwmanager.v1.GetStepsRequest\x1a).metalagent.hwmanager.v1.GetStepsResponse\x12\\\n\x07\x45xecute\x12\'.metalagent.hwmanager.v1.ExecuteRequest\x1a(.metalagent.hwmanager.v1.ExecuteResponseBBZ@github.com/metalagent/metalagent/plugin-sdk/proto/v1;hwmanagerv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hwmanager_pb2', globals())
@@ -23,6 +23,8 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._serialized_options = b'Z@github.com/metalagent/metalagent/plugin-sdk/proto/v1;hwmanagerv1'
   _HOSTCONFIG_KERNELPARAMSENTRY._options = None
   _HOSTCONFIG_KERNELPARAMSENTRY._serialized_options = b'8\001'
+  _EXECUTEREQUEST_LOGFIELDSENTRY._options = None
+  _EXECUTEREQUEST_LOGFIELDSENTRY._serialized_options = b'8\001'
   _HOSTCONFIG._serialized_start=45
   _HOSTCONFIG._serialized_end=242
   _HOSTCONFIG_KERNELPARAMSENTRY._serialized_start=191
@@ -45,10 +47,12 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _GETSTEPSREQUEST._serialized_end=731
   _GETSTEPSRESPONSE._serialized_start=733
   _GETSTEPSRESPONSE._serialized_end=797
-  _EXECUTEREQUEST._serialized_start=799
-  _EXECUTEREQUEST._serialized_end=903
-  _EXECUTERESPONSE._serialized_start=905
-  _EXECUTERESPONSE._serialized_end=943
-  _HARDWAREMANAGER._serialized_start=946
-  _HARDWAREMANAGER._serialized_end=1509
+  _EXECUTEREQUEST._serialized_start=800
+  _EXECUTEREQUEST._serialized_end=1030
+  _EXECUTEREQUEST_LOGFIELDSENTRY._serialized_start=982
+  _EXECUTEREQUEST_LOGFIELDSENTRY._serialized_end=1030
+  _EXECUTERESPONSE._serialized_start=1032
+  _EXECUTERESPONSE._serialized_end=1070
+  _HARDWAREMANAGER._serialized_start=1073
+  _HARDWAREMANAGER._serialized_end=1636
 # @@protoc_insertion_point(module_scope)

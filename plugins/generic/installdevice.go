@@ -21,7 +21,7 @@ const methodInstallDevice = "get_os_install_device"
 // device path as a JSON string. When no disk qualifies, or the hints are
 // invalid, the error is a DeviceNotFound hardware error.
 func (m *Manager) osInstallDevice(ctx context.Context, raw json.RawMessage, n node) (json.RawMessage, error) {
-	log := m.log.With("method", methodInstallDevice)
+	log := sdk.ContextLogger(ctx, m.log).With("method", methodInstallDevice)
 	disks, err := m.candidates(ctx, log, n)
 	if err != nil {
 		return nil, err

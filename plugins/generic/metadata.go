@@ -1,6 +1,8 @@
 package generic
 
 import (
+	sdk "github.com/metalagent/metalagent/plugin-sdk"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,7 +22,7 @@ const stepEraseMetadata = "erase_devices_metadata"
 // Read-only disks are skipped, as IPA does. Any disk in use aborts the step
 // before anything is written.
 func (m *Manager) eraseDevicesMetadata(ctx context.Context, n node) (json.RawMessage, error) {
-	log := m.log.With("step", stepEraseMetadata)
+	log := sdk.ContextLogger(ctx, m.log).With("step", stepEraseMetadata)
 	targets, err := m.eraseTargets(ctx, log, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", stepEraseMetadata, err)

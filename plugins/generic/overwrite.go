@@ -72,7 +72,7 @@ func (m *Manager) eraseBlockDevice(ctx context.Context, args json.RawMessage, n 
 		return nil, sdk.InvalidArgument("%s needs the argument block_device, an inventory disk with a name", methodEraseBlockDevice)
 	}
 	name := a.BlockDevice.Name
-	log := m.log.With("method", methodEraseBlockDevice, "device", name)
+	log := sdk.ContextLogger(ctx, m.log).With("method", methodEraseBlockDevice, "device", name)
 	opts, err := overwriteOptionsOf(n)
 	if err != nil {
 		return nil, err

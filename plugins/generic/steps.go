@@ -84,7 +84,7 @@ func (m *Manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.Raw
 	if err != nil {
 		return nil, err
 	}
-	m.log.Info("executing", "step", req.Method, "kind", string(req.Kind), "node", n.UUID)
+	sdk.ContextLogger(ctx, m.log).Info("executing", "step", req.Method, "kind", string(req.Kind))
 	return run(ctx, n)
 }
 

@@ -32,7 +32,7 @@ const (
 // files (sdk.SystemLogs). A part that cannot be read is noted in its file;
 // the method fails only when ctx ends.
 func (m *Manager) collectSystemLogs(ctx context.Context) (json.RawMessage, error) {
-	log := m.log.With("method", sdk.MethodCollectSystemLogs)
+	log := sdk.ContextLogger(ctx, m.log).With("method", sdk.MethodCollectSystemLogs)
 	cfg := m.config()
 	files := sdk.SystemLogs{}
 	parts := []struct {

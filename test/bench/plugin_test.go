@@ -87,7 +87,9 @@ type inProcess struct{}
 func (inProcess) EvaluateHardwareSupport(context.Context, sdk.HostConfig) (sdk.SupportLevel, error) {
 	return sdk.SupportGeneric, nil
 }
-func (inProcess) Version(context.Context) (sdk.Version, error) { return sdk.Version{Name: "x", Version: "1"}, nil }
+func (inProcess) Version(context.Context) (sdk.Version, error) {
+	return sdk.Version{Name: "x", Version: "1"}, nil
+}
 func (inProcess) Inventory(context.Context) (*sdk.Inventory, error) {
 	return &sdk.Inventory{}, nil
 }

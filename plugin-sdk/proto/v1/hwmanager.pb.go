@@ -566,9 +566,12 @@ type ExecuteRequest struct {
 	// kind is "clean", "deploy" or "service" for steps, empty for methods.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	// args_json is a JSON object of keyword arguments (the step's args).
-	ArgsJson      []byte `protobuf:"bytes,3,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
-	NodeJson      []byte `protobuf:"bytes,4,opt,name=node_json,json=nodeJson,proto3" json:"node_json,omitempty"`
-	PortsJson     []byte `protobuf:"bytes,5,opt,name=ports_json,json=portsJson,proto3" json:"ports_json,omitempty"`
+	ArgsJson  []byte `protobuf:"bytes,3,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	NodeJson  []byte `protobuf:"bytes,4,opt,name=node_json,json=nodeJson,proto3" json:"node_json,omitempty"`
+	PortsJson []byte `protobuf:"bytes,5,opt,name=ports_json,json=portsJson,proto3" json:"ports_json,omitempty"`
+	// log_fields are what the host tags its own log lines about this call
+	// with (node, command_id): a plugin adds them to its lines too.
+	LogFields     map[string]string `protobuf:"bytes,6,rep,name=log_fields,json=logFields,proto3" json:"log_fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -634,6 +637,13 @@ func (x *ExecuteRequest) GetNodeJson() []byte {
 func (x *ExecuteRequest) GetPortsJson() []byte {
 	if x != nil {
 		return x.PortsJson
+	}
+	return nil
+}
+
+func (x *ExecuteRequest) GetLogFields() map[string]string {
+	if x != nil {
+		return x.LogFields
 	}
 	return nil
 }
@@ -721,14 +731,19 @@ const file_hwmanager_proto_rawDesc = "" +
 	"\n" +
 	"ports_json\x18\x03 \x01(\fR\tportsJson\"G\n" +
 	"\x10GetStepsResponse\x123\n" +
-	"\x05steps\x18\x01 \x03(\v2\x1d.metalagent.hwmanager.v1.StepR\x05steps\"\x95\x01\n" +
+	"\x05steps\x18\x01 \x03(\v2\x1d.metalagent.hwmanager.v1.StepR\x05steps\"\xaa\x02\n" +
 	"\x0eExecuteRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1b\n" +
 	"\targs_json\x18\x03 \x01(\fR\bargsJson\x12\x1b\n" +
 	"\tnode_json\x18\x04 \x01(\fR\bnodeJson\x12\x1d\n" +
 	"\n" +
-	"ports_json\x18\x05 \x01(\fR\tportsJson\"2\n" +
+	"ports_json\x18\x05 \x01(\fR\tportsJson\x12U\n" +
+	"\n" +
+	"log_fields\x18\x06 \x03(\v26.metalagent.hwmanager.v1.ExecuteRequest.LogFieldsEntryR\tlogFields\x1a<\n" +
+	"\x0eLogFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"2\n" +
 	"\x0fExecuteResponse\x12\x1f\n" +
 	"\vresult_json\x18\x01 \x01(\fR\n" +
 	"resultJson2\xb3\x04\n" +
@@ -752,7 +767,7 @@ func file_hwmanager_proto_rawDescGZIP() []byte {
 	return file_hwmanager_proto_rawDescData
 }
 
-var file_hwmanager_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_hwmanager_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_hwmanager_proto_goTypes = []any{
 	(*HostConfig)(nil),                      // 0: metalagent.hwmanager.v1.HostConfig
 	(*EvaluateHardwareSupportRequest)(nil),  // 1: metalagent.hwmanager.v1.EvaluateHardwareSupportRequest
@@ -767,26 +782,28 @@ var file_hwmanager_proto_goTypes = []any{
 	(*ExecuteRequest)(nil),                  // 10: metalagent.hwmanager.v1.ExecuteRequest
 	(*ExecuteResponse)(nil),                 // 11: metalagent.hwmanager.v1.ExecuteResponse
 	nil,                                     // 12: metalagent.hwmanager.v1.HostConfig.KernelParamsEntry
+	nil,                                     // 13: metalagent.hwmanager.v1.ExecuteRequest.LogFieldsEntry
 }
 var file_hwmanager_proto_depIdxs = []int32{
 	12, // 0: metalagent.hwmanager.v1.HostConfig.kernel_params:type_name -> metalagent.hwmanager.v1.HostConfig.KernelParamsEntry
 	0,  // 1: metalagent.hwmanager.v1.EvaluateHardwareSupportRequest.config:type_name -> metalagent.hwmanager.v1.HostConfig
 	7,  // 2: metalagent.hwmanager.v1.GetStepsResponse.steps:type_name -> metalagent.hwmanager.v1.Step
-	1,  // 3: metalagent.hwmanager.v1.HardwareManager.EvaluateHardwareSupport:input_type -> metalagent.hwmanager.v1.EvaluateHardwareSupportRequest
-	3,  // 4: metalagent.hwmanager.v1.HardwareManager.GetVersion:input_type -> metalagent.hwmanager.v1.GetVersionRequest
-	5,  // 5: metalagent.hwmanager.v1.HardwareManager.GetInventory:input_type -> metalagent.hwmanager.v1.GetInventoryRequest
-	8,  // 6: metalagent.hwmanager.v1.HardwareManager.GetSteps:input_type -> metalagent.hwmanager.v1.GetStepsRequest
-	10, // 7: metalagent.hwmanager.v1.HardwareManager.Execute:input_type -> metalagent.hwmanager.v1.ExecuteRequest
-	2,  // 8: metalagent.hwmanager.v1.HardwareManager.EvaluateHardwareSupport:output_type -> metalagent.hwmanager.v1.EvaluateHardwareSupportResponse
-	4,  // 9: metalagent.hwmanager.v1.HardwareManager.GetVersion:output_type -> metalagent.hwmanager.v1.GetVersionResponse
-	6,  // 10: metalagent.hwmanager.v1.HardwareManager.GetInventory:output_type -> metalagent.hwmanager.v1.GetInventoryResponse
-	9,  // 11: metalagent.hwmanager.v1.HardwareManager.GetSteps:output_type -> metalagent.hwmanager.v1.GetStepsResponse
-	11, // 12: metalagent.hwmanager.v1.HardwareManager.Execute:output_type -> metalagent.hwmanager.v1.ExecuteResponse
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	13, // 3: metalagent.hwmanager.v1.ExecuteRequest.log_fields:type_name -> metalagent.hwmanager.v1.ExecuteRequest.LogFieldsEntry
+	1,  // 4: metalagent.hwmanager.v1.HardwareManager.EvaluateHardwareSupport:input_type -> metalagent.hwmanager.v1.EvaluateHardwareSupportRequest
+	3,  // 5: metalagent.hwmanager.v1.HardwareManager.GetVersion:input_type -> metalagent.hwmanager.v1.GetVersionRequest
+	5,  // 6: metalagent.hwmanager.v1.HardwareManager.GetInventory:input_type -> metalagent.hwmanager.v1.GetInventoryRequest
+	8,  // 7: metalagent.hwmanager.v1.HardwareManager.GetSteps:input_type -> metalagent.hwmanager.v1.GetStepsRequest
+	10, // 8: metalagent.hwmanager.v1.HardwareManager.Execute:input_type -> metalagent.hwmanager.v1.ExecuteRequest
+	2,  // 9: metalagent.hwmanager.v1.HardwareManager.EvaluateHardwareSupport:output_type -> metalagent.hwmanager.v1.EvaluateHardwareSupportResponse
+	4,  // 10: metalagent.hwmanager.v1.HardwareManager.GetVersion:output_type -> metalagent.hwmanager.v1.GetVersionResponse
+	6,  // 11: metalagent.hwmanager.v1.HardwareManager.GetInventory:output_type -> metalagent.hwmanager.v1.GetInventoryResponse
+	9,  // 12: metalagent.hwmanager.v1.HardwareManager.GetSteps:output_type -> metalagent.hwmanager.v1.GetStepsResponse
+	11, // 13: metalagent.hwmanager.v1.HardwareManager.Execute:output_type -> metalagent.hwmanager.v1.ExecuteResponse
+	9,  // [9:14] is the sub-list for method output_type
+	4,  // [4:9] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_hwmanager_proto_init() }
@@ -800,7 +817,7 @@ func file_hwmanager_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hwmanager_proto_rawDesc), len(file_hwmanager_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

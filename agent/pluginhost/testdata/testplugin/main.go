@@ -79,7 +79,10 @@ func (m *manager) Steps(context.Context, sdk.StepsRequest) ([]sdk.Step, error) {
 	return steps, nil
 }
 
-func (m *manager) Execute(_ context.Context, req sdk.ExecuteRequest) (json.RawMessage, error) {
+func (m *manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.RawMessage, error) {
+	if req.Method == "log_fields" {
+		return json.Marshal(sdk.LogFields(ctx))
+	}
 	switch {
 	case req.Method == "crash":
 		os.Exit(3)
