@@ -74,6 +74,7 @@ func (a *Agent) StartPlugins(ctx context.Context, builtins ...pluginhost.Builtin
 		StartTimeout:    a.cfg.PluginStartTimeout,
 		CallTimeout:     a.cfg.PluginCallTimeout,
 		StepTimeout:     a.cfg.PluginStepTimeout,
+		GOMAXPROCS:      a.cfg.PluginGOMAXPROCS,
 		RequireManifest: a.cfg.RequirePluginManifest,
 		MaxCrashes:      a.cfg.PluginMaxCrashes,
 		CrashWindow:     a.cfg.PluginCrashWindow,

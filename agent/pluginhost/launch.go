@@ -78,6 +78,9 @@ func (h *Host) startInstance(ctx context.Context, c *candidate) (*instance, Chec
 		// version; today that is v1 only.
 		versions[v] = plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}}
 	}
+	if h.opts.GOMAXPROCS > 0 {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", h.opts.GOMAXPROCS))
+	}
 	tlsConfig, closeTLS, err := h.launchTLS(cmd)
 	if err != nil {
 		return nil, c.verdict, fmt.Errorf("plugin %s (%s): %w", c.name, c.path, err)

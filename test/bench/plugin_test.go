@@ -18,6 +18,9 @@ import (
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
+// agentGOMAXPROCS is the agent's default --plugin-gomaxprocs.
+const agentGOMAXPROCS = 1
+
 // testPlugin builds the host's test plugin (agent/pluginhost/testdata) once.
 func testPlugin(tb testing.TB) string {
 	tb.Helper()
@@ -65,9 +68,9 @@ func BenchmarkLaunch(b *testing.B) {
 			names[i] = "p" + strconv.Itoa(i) + "-1"
 		}
 		dir := pluginDir(b, bin, names...)
-		b.Run(strconv.Itoa(n)+"-plugins-automtls", func(b *testing.B) {
+		b.Run(strconv.Itoa(n)+"-plugins-mtls", func(b *testing.B) {
 			for b.Loop() {
-				h, err := pluginhost.Start(context.Background(), pluginhost.Options{Dirs: []string{dir}})
+				h, err := pluginhost.Start(context.Background(), pluginhost.Options{Dirs: []string{dir}, GOMAXPROCS: agentGOMAXPROCS})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -103,11 +106,17 @@ func (inProcess) Execute(context.Context, sdk.ExecuteRequest) (json.RawMessage, 
 // reports the median and p99.
 func BenchmarkDispatch(b *testing.B) {
 	bin := testPlugin(b)
-	remote, err := pluginhost.Start(context.Background(), pluginhost.Options{Dirs: []string{pluginDir(b, bin, "remote-1")}})
+	remote, err := pluginhost.Start(context.Background(), pluginhost.Options{Dirs: []string{pluginDir(b, bin, "remote-1")}, GOMAXPROCS: agentGOMAXPROCS})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer remote.Close()
+	// The same plugin with the Go runtime's default GOMAXPROCS (2 here).
+	remoteDefault, err := pluginhost.Start(context.Background(), pluginhost.Options{Dirs: []string{pluginDir(b, bin, "remote-1")}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer remoteDefault.Close()
 	local, err := pluginhost.Start(context.Background(), pluginhost.Options{Builtins: []pluginhost.Builtin{{Name: "local", Manager: inProcess{}}}})
 	if err != nil {
 		b.Fatal(err)
@@ -117,7 +126,7 @@ func BenchmarkDispatch(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		h    *pluginhost.Host
-	}{{"baseline-in-process", local}, {"plugin-process-grpc-automtls", remote}} {
+	}{{"baseline-in-process", local}, {"plugin-process-grpc-mtls", remote}, {"plugin-process-grpc-mtls-default-gomaxprocs", remoteDefault}} {
 		b.Run(tc.name, func(b *testing.B) {
 			var lat []time.Duration
 			for b.Loop() {
