@@ -79,7 +79,7 @@ demo: e2e
 bench: build e2e-deps
 	$(GO) test -tags bench -run '^$$' -bench . -benchtime 40x ./test/bench/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./agent/pluginhost/
-	METALAGENT_E2E_REQUIRE=1 $(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/ | grep -E 'FIGURE|^PHASE|^[a-z-]+ +(PASS|FAIL) |^total '
+	METALAGENT_E2E_REQUIRE=1 $(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/ | grep -E 'FIGURE|^PHASE|^[a-z0-9-]+ +(PASS|FAIL) |^total '
 
 clean:
 	rm -rf $(BIN) $(TOOLS)
