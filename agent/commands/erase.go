@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/blockdev"
 	"github.com/metalagent/metalagent/plugin-sdk/hints"
 )
 
@@ -170,18 +170,9 @@ func (b *builtin) eraseOne(ctx context.Context, log hclog.Logger, t eraseTarget,
 // eraseTargets returns the merged inventory's disks the step may erase, in
 // inventory order.
 func (b *builtin) eraseTargets(ctx context.Context, log hclog.Logger, n eraseNode) ([]eraseTarget, error) {
-	var skips []hints.Hints
-	for _, h := range n.Properties.SkipBlockDevices {
-		// RAID volumes are named by volume_name; no manager reports them
-		// in the inventory's disks.
-		if _, ok := h["volume_name"]; ok {
-			continue
-		}
-		parsed, err := hints.Parse(h)
-		if err != nil {
-			return nil, fmt.Errorf("%s: properties.skip_block_devices: %w", stepEraseDevices, err)
-		}
-		skips = append(skips, parsed)
+	skips, err := hints.SkipList(n.Properties.SkipBlockDevices)
+	if err != nil {
+		return nil, fmt.Errorf("%s: properties.%w", stepEraseDevices, err)
 	}
 	inv, err := b.d.Host.Inventory(ctx)
 	if err != nil {
@@ -189,7 +180,7 @@ func (b *builtin) eraseTargets(ctx context.Context, log hclog.Logger, n eraseNod
 	}
 	disks, _ := inv["disks"].([]any)
 	allow := b.allowList()
-	vmedia := b.virtualMediaDevice()
+	vmedia := blockdev.VirtualMediaDevice(b.devRoot)
 	var out []eraseTarget
 	for _, d := range disks {
 		raw, ok := d.(map[string]any)
@@ -203,7 +194,7 @@ func (b *builtin) eraseTargets(ctx context.Context, log hclog.Logger, n eraseNod
 		switch {
 		case !allow.Allows(dev.Name):
 			log.Debug("skipping device outside the allow-list", "device", dev.Name)
-		case skipped(dev, skips):
+		case hints.AnyMatch(skips, dev):
 			log.Warn("skipping device listed in skip_block_devices", "device", dev.Name)
 		case vmedia != "" && (dev.Name == vmedia || resolve(dev.Name) == vmedia):
 			log.Info("skipping virtual media device", "device", dev.Name)
@@ -212,33 +203,6 @@ func (b *builtin) eraseTargets(ctx context.Context, log hclog.Logger, n eraseNod
 		}
 	}
 	return out, nil
-}
-
-func skipped(dev sdk.BlockDevice, skips []hints.Hints) bool {
-	for _, h := range skips {
-		if h.Match(dev) {
-			return true
-		}
-	}
-	return false
-}
-
-// virtualMediaDevice returns the /dev path of the disk Ironic attached as
-// virtual media (labelled ir-vfd-dev), or "" when there is none.
-func (b *builtin) virtualMediaDevice() string {
-	link := filepath.Join(b.devRoot, "disk", "by-label", "ir-vfd-dev")
-	target, err := os.Readlink(link)
-	if err != nil {
-		return ""
-	}
-	if !filepath.IsAbs(target) {
-		target = filepath.Join(filepath.Dir(link), target)
-	}
-	rel, err := filepath.Rel(b.devRoot, filepath.Clean(target))
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return ""
-	}
-	return "/dev/" + rel
 }
 
 func resolve(p string) string {

@@ -212,3 +212,22 @@ func (c Checker) swaps() ([]string, error) {
 	}
 	return out, nil
 }
+
+// VirtualMediaDevice returns the /dev path of the disk Ironic attached as
+// virtual media (filesystem label ir-vfd-dev), or "" when there is none.
+// devRoot is "/dev" outside tests.
+func VirtualMediaDevice(devRoot string) string {
+	link := filepath.Join(devRoot, "disk", "by-label", "ir-vfd-dev")
+	target, err := os.Readlink(link)
+	if err != nil {
+		return ""
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(link), target)
+	}
+	rel, err := filepath.Rel(devRoot, filepath.Clean(target))
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return ""
+	}
+	return "/dev/" + rel
+}

@@ -143,3 +143,19 @@ func TestAllowList(t *testing.T) {
 		t.Error("Limited wrong")
 	}
 }
+
+func TestVirtualMediaDevice(t *testing.T) {
+	dev := t.TempDir()
+	if got := VirtualMediaDevice(dev); got != "" {
+		t.Fatalf("no label: got %q", got)
+	}
+	if err := os.MkdirAll(filepath.Join(dev, "disk", "by-label"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../sr0", filepath.Join(dev, "disk", "by-label", "ir-vfd-dev")); err != nil {
+		t.Fatal(err)
+	}
+	if got := VirtualMediaDevice(dev); got != "/dev/sr0" {
+		t.Errorf("got %q, want /dev/sr0", got)
+	}
+}

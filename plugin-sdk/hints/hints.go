@@ -459,3 +459,32 @@ func pyQuote(s string) string {
 	}
 	return b.String()
 }
+
+// SkipList parses a node's properties.skip_block_devices: a list of hint
+// objects whose matching disks are never chosen nor erased. Entries naming
+// a RAID volume ({"volume_name": ...}) are left out, since they match no
+// inventory disk.
+func SkipList(entries []map[string]any) ([]Hints, error) {
+	var out []Hints
+	for i, e := range entries {
+		if _, ok := e["volume_name"]; ok {
+			continue
+		}
+		h, err := Parse(e)
+		if err != nil {
+			return nil, fmt.Errorf("skip_block_devices[%d]: %w", i, err)
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// AnyMatch reports whether dev matches one of list.
+func AnyMatch(list []Hints, dev sdk.BlockDevice) bool {
+	for _, h := range list {
+		if h.Match(dev) {
+			return true
+		}
+	}
+	return false
+}

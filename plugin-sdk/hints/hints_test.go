@@ -237,3 +237,30 @@ func TestPyQuote(t *testing.T) {
 		}
 	}
 }
+
+func TestSkipList(t *testing.T) {
+	tests := []struct {
+		name    string
+		entries []map[string]any
+		dev     sdk.BlockDevice
+		want    bool
+		wantErr bool
+	}{
+		{"no entries", nil, sdk.BlockDevice{Name: "/dev/sda"}, false, false},
+		{"name matches", []map[string]any{{"name": "sda"}}, sdk.BlockDevice{Name: "/dev/sda"}, true, false},
+		{"one of several", []map[string]any{{"name": "sdb"}, {"serial": "S1"}}, sdk.BlockDevice{Name: "/dev/sda", Serial: sdk.Ptr("S1")}, true, false},
+		{"raid volumes ignored", []map[string]any{{"volume_name": "root"}}, sdk.BlockDevice{Name: "/dev/sda"}, false, false},
+		{"bad hint", []map[string]any{{"size": "big"}}, sdk.BlockDevice{}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, err := SkipList(tt.entries)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err == nil && AnyMatch(list, tt.dev) != tt.want {
+				t.Errorf("AnyMatch = %v, want %v", !tt.want, tt.want)
+			}
+		})
+	}
+}

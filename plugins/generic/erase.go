@@ -3,14 +3,13 @@ package generic
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/blockdev"
 	"github.com/metalagent/metalagent/plugin-sdk/hints"
 )
 
@@ -22,7 +21,7 @@ func (m *Manager) eraseTargets(ctx context.Context, log hclog.Logger, n node) ([
 	if err != nil {
 		return nil, err
 	}
-	vmedia := m.virtualMediaDevice()
+	vmedia := blockdev.VirtualMediaDevice(m.sys.devRoot)
 	var out []disk
 	for _, d := range disks {
 		if d.Name == vmedia {
@@ -38,9 +37,9 @@ func (m *Manager) eraseTargets(ctx context.Context, log hclog.Logger, n node) ([
 // those matching the node's properties.skip_block_devices, as IPA's
 // list_block_devices_check_skip_list does.
 func (m *Manager) candidates(ctx context.Context, log hclog.Logger, n node) ([]disk, error) {
-	skips, err := n.skipList()
+	skips, err := hints.SkipList(n.Properties.SkipBlockDevices)
 	if err != nil {
-		return nil, err
+		return nil, sdk.InvalidArgument("properties.%v", err)
 	}
 	disks, err := m.sys.wholeDisks(ctx, m.config().allow)
 	if err != nil {
@@ -48,57 +47,13 @@ func (m *Manager) candidates(ctx context.Context, log hclog.Logger, n node) ([]d
 	}
 	var out []disk
 	for _, d := range disks {
-		if skipped(d.BlockDevice, skips) {
+		if hints.AnyMatch(skips, d.BlockDevice) {
 			log.Warn("skipping device listed in skip_block_devices", "device", d.Name)
 			continue
 		}
 		out = append(out, d)
 	}
 	return out, nil
-}
-
-// skipList parses properties.skip_block_devices. Entries naming a RAID
-// volume (volume_name) are left out: this manager has no RAID volumes.
-func (n node) skipList() ([]hints.Hints, error) {
-	var skips []hints.Hints
-	for _, h := range n.Properties.SkipBlockDevices {
-		if _, ok := h["volume_name"]; ok {
-			continue
-		}
-		parsed, err := hints.Parse(h)
-		if err != nil {
-			return nil, fmt.Errorf("properties.skip_block_devices: %w", err)
-		}
-		skips = append(skips, parsed)
-	}
-	return skips, nil
-}
-
-func skipped(dev sdk.BlockDevice, skips []hints.Hints) bool {
-	for _, h := range skips {
-		if h.Match(dev) {
-			return true
-		}
-	}
-	return false
-}
-
-// virtualMediaDevice returns the /dev path of the disk Ironic attached as
-// virtual media (labelled ir-vfd-dev), or "" when there is none.
-func (m *Manager) virtualMediaDevice() string {
-	link := filepath.Join(m.sys.devRoot, "disk", "by-label", "ir-vfd-dev")
-	target, err := os.Readlink(link)
-	if err != nil {
-		return ""
-	}
-	if !filepath.IsAbs(target) {
-		target = filepath.Join(filepath.Dir(link), target)
-	}
-	rel, err := filepath.Rel(m.sys.devRoot, filepath.Clean(target))
-	if err != nil {
-		return ""
-	}
-	return "/dev/" + rel
 }
 
 // refuseInUse checks every disk before anything is written: a disk that

@@ -86,7 +86,7 @@ func (m *Manager) eraseBlockDevice(ctx context.Context, args json.RawMessage, n 
 	if err != nil {
 		return nil, err
 	}
-	if vmedia := m.virtualMediaDevice(); vmedia != "" && d.Name == vmedia {
+	if vmedia := blockdev.VirtualMediaDevice(m.sys.devRoot); vmedia != "" && d.Name == vmedia {
 		log.Info("skipping virtual media device")
 		return json.RawMessage("null"), nil
 	}
