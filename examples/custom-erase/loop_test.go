@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,15 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/go-hclog"
-
-	"github.com/metalagent/metalagent/agent/commands"
-	agentconfig "github.com/metalagent/metalagent/agent/config"
-	"github.com/metalagent/metalagent/agent/pluginhost"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 	"github.com/metalagent/metalagent/plugin-sdk/blockdev"
-	"github.com/metalagent/metalagent/plugins/generic"
 )
 
 // These tests write to loop devices they create. They need root and
@@ -135,57 +127,5 @@ func TestEraseCancelled(t *testing.T) {
 	}
 	if !bytes.Equal(ld.read(t, 0, ld.size), bytes.Repeat([]byte{pattern}, int(ld.size))) {
 		t.Error("a cancelled erase wrote to the disk")
-	}
-}
-
-// TestFallThroughToGeneric runs the host's erase_devices with this manager,
-// the generic plugin and the host's builtin manager in process, on two loop
-// devices: the one named in custom-erase-devices gets the markers, the
-// other falls through to the generic plugin, which zeroes it.
-func TestFallThroughToGeneric(t *testing.T) {
-	mine := newLoopDisk(t, 8*mib)
-	other := newLoopDisk(t, 8*mib)
-	m := newManager()
-	m.getenv = func(string) string { return "" }
-	d := &commands.Deps{Config: &agentconfig.Config{}, Logger: hclog.NewNullLogger()}
-	h, err := pluginhost.Start(context.Background(), pluginhost.Options{
-		Config: sdk.HostConfig{
-			AllowedDisks: []string{mine.dev, other.dev},
-			KernelParams: map[string]string{paramDevices: mine.dev},
-		},
-		Builtins: []pluginhost.Builtin{
-			{Name: "custom-erase", Manager: m},
-			{Name: "generic", Manager: generic.New()},
-			{Name: commands.BuiltinName, Manager: commands.Builtin(d)},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	d.Host = h
-	res, err := h.Dispatch(context.Background(), sdk.ExecuteRequest{
-		Method: "erase_devices", Kind: sdk.StepKindClean, Args: json.RawMessage("{}"),
-		Node: json.RawMessage(`{"uuid": "n1", "driver_internal_info": {"agent_erase_devices_iterations": 0}}`),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(res, &got); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]any{
-		mine.dev:  map[string]any{"erased_by": Name, "method": "marker", "bytes_written": float64(2 * mib)},
-		other.dev: nil,
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("erase_devices result (-want +got):\n%s", diff)
-	}
-	if !bytes.Equal(mine.read(t, 0, mib), markers(mib)) || mine.read(t, 4*mib, 1)[0] != pattern {
-		t.Error("the custom-erase disk was not marked, or was overwritten")
-	}
-	if !bytes.Equal(other.read(t, 0, other.size), make([]byte, other.size)) {
-		t.Error("the other disk was not zeroed by the generic plugin")
 	}
 }
