@@ -10,6 +10,7 @@
 //	metalagent inventory [--by-plugin]      the merged inventory (IPA's JSON)
 //	metalagent steps [--kind K] [--json]    the merged steps and their owners
 //	metalagent run-step NAME [--kind K] [--args JSON] --allowed-disks ...
+//	metalagent root-device [--node FILE] [--hints JSON]   dry run of the install-device choice
 package main
 
 import (
@@ -44,6 +45,8 @@ func run(args []string) int {
 			return cmdSteps(ctx, args[1:])
 		case "run-step":
 			return cmdRunStep(ctx, args[1:])
+		case "root-device":
+			return cmdRootDevice(ctx, args[1:])
 		}
 	}
 	cfg, err := config.Parse("metalagent", args)
