@@ -11,6 +11,7 @@ require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.8.0
 	github.com/jaypipes/pcidb v1.1.1
+	github.com/mdlayher/packet v1.2.0
 	github.com/safchain/ethtool v0.7.0
 	github.com/spf13/pflag v1.1.0
 	golang.org/x/net v0.60.0
@@ -26,6 +27,8 @@ require (
 	github.com/hashicorp/yamux v0.1.2 // indirect
 	github.com/mattn/go-colorable v0.1.12 // indirect
 	github.com/mattn/go-isatty v0.0.17 // indirect
+	github.com/mdlayher/socket v0.7.0 // indirect
 	github.com/oklog/run v1.1.0 // indirect
+	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 )

@@ -13,11 +13,17 @@ import (
 func (m *Manager) Inventory(ctx context.Context) (*sdk.Inventory, error) {
 	cfg := m.config()
 	inv := &sdk.Inventory{}
+	// LLDP frames are awaited while the other components are read.
+	finishLLDP := func() {}
 	parts := []struct {
 		name string
 		fill func() error
 	}{
-		{"interfaces", func() (err error) { inv.Interfaces, err = m.sys.interfaces(m.log); return }},
+		{"interfaces", func() (err error) {
+			inv.Interfaces, err = m.sys.interfaces(m.log)
+			finishLLDP = m.startLLDP(ctx, cfg.lldp, inv.Interfaces)
+			return
+		}},
 		{"cpu", func() (err error) { inv.CPU, err = m.sys.cpu(); return }},
 		{"disks", func() (err error) { inv.Disks, err = m.sys.disks(ctx, cfg.allow); return }},
 		{"memory", func() (err error) { inv.Memory, err = m.sys.memory(); return }},
@@ -43,6 +49,10 @@ func (m *Manager) Inventory(ctx context.Context) (*sdk.Inventory, error) {
 		if err := p.fill(); err != nil {
 			m.log.Warn("inventory component unavailable", "component", p.name, "error", err)
 		}
+	}
+	finishLLDP()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
 	}
 	return inv, nil
 }

@@ -32,12 +32,15 @@ type Manager struct {
 
 	mu  sync.RWMutex
 	cfg config
+
+	lldp lldpCache
 }
 
 // config is what EvaluateHardwareSupport learnt from the host.
 type config struct {
 	allow  blockdev.AllowList
 	bootIF string
+	lldp   lldpConfig
 }
 
 // system is where the manager reads the machine: the roots of sysfs,
@@ -54,6 +57,9 @@ type system struct {
 	links func() (linkInfo, error)
 	// pciIDs names PCI vendors, devices and classes; nil means no names.
 	pciIDs *pciIDs
+	// lldp collects LLDP frames when ipa-collect-lldp asks for it; nil
+	// means no collection (the test fixtures).
+	lldp lldpCollector
 }
 
 // liveSystem reads the running machine.
@@ -68,6 +74,7 @@ func liveSystem() system {
 		addrs:    interfaceAddrs,
 		links:    openEthtool,
 		pciIDs:   systemPCIIDs,
+		lldp:     collectLLDP,
 	}
 }
 
@@ -88,7 +95,11 @@ func (m *Manager) EvaluateHardwareSupport(ctx context.Context, cfg sdk.HostConfi
 	if err := ctx.Err(); err != nil {
 		return sdk.SupportNone, err
 	}
-	c := config{allow: blockdev.NewAllowList(cfg.AllowedDisks), bootIF: cfg.BootIF}
+	c := config{
+		allow:  blockdev.NewAllowList(cfg.AllowedDisks),
+		bootIF: cfg.BootIF,
+		lldp:   parseLLDPConfig(cfg.KernelParams, m.log),
+	}
 	m.mu.Lock()
 	m.cfg = c
 	m.mu.Unlock()
