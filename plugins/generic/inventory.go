@@ -26,12 +26,12 @@ func (m *Manager) Inventory(ctx context.Context) (*sdk.Inventory, error) {
 		}},
 		{"cpu", func() (err error) { inv.CPU, err = m.sys.cpu(); return }},
 		{"disks", func() (err error) { inv.Disks, err = m.sys.disks(ctx, cfg.allow); return }},
-		{"memory", func() (err error) { inv.Memory, err = m.sys.memory(); return }},
+		{"memory", func() (err error) { inv.Memory, err = m.sys.memory(m.log); return }},
 		{"bmc", func() error {
 			inv.BMCAddress, inv.BMCV6Address = m.sys.bmcAddresses(m.log)
 			return nil
 		}},
-		{"system_vendor", func() (err error) { inv.SystemVendor, err = m.sys.systemVendor(); return }},
+		{"system_vendor", func() (err error) { inv.SystemVendor, err = m.sys.systemVendor(m.log); return }},
 		{"boot", func() error { inv.Boot = m.sys.boot(cfg.bootIF); return nil }},
 		{"hostname", func() error {
 			h, err := m.sys.hostname()

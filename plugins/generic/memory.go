@@ -8,18 +8,26 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
+
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
 // memory builds IPA's Memory: total is MemTotal of /proc/meminfo in bytes
-// (psutil's virtual_memory().total), physical_mb the online memory blocks
-// of /sys/devices/system/memory in MiB, or null when there are none.
-func (s system) memory() (*sdk.Memory, error) {
+// (psutil's virtual_memory().total), physical_mb the summed size of the
+// SMBIOS memory devices (type 17) in MiB, as lshw's memory banks give it.
+// Without SMBIOS memory devices physical_mb is the online memory blocks of
+// /sys/devices/system/memory in MiB, or null when there are none.
+func (s system) memory(log hclog.Logger) (*sdk.Memory, error) {
 	total, err := s.memTotal()
 	if err != nil {
 		return nil, err
 	}
 	mem := &sdk.Memory{Total: total}
+	if mb, ok := s.smbios(log).physicalMB(); ok {
+		mem.PhysicalMB = &mb
+		return mem, nil
+	}
 	if mb, err := s.physicalMB(); err == nil && mb > 0 {
 		mem.PhysicalMB = &mb
 	}

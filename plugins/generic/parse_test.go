@@ -195,7 +195,7 @@ func TestMemory(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := fixtureSystem(writeTree(t, tt.files), "h", nil).memory()
+			got, err := fixtureSystem(writeTree(t, tt.files), "h", nil).memory(testLogger(t))
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error = %v, want error %v", err, tt.wantErr)
 			}
@@ -234,7 +234,7 @@ func TestSystemVendor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := fixtureSystem(writeTree(t, tt.files), "h", nil).systemVendor()
+			got, err := fixtureSystem(writeTree(t, tt.files), "h", nil).systemVendor(testLogger(t))
 			if err != nil {
 				t.Fatal(err)
 			}
