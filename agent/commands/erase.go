@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,24 +76,19 @@ func (b *builtin) eraseDevices(ctx context.Context, req sdk.ExecuteRequest) (jso
 
 	// Every disk is checked before any is erased: one disk in use aborts
 	// the step untouched. A disk that cannot be checked is not erased.
-	failures := map[string]string{}
-	var protected []string
-	var ok []eraseTarget
+	byName := make(map[string]eraseTarget, len(targets))
+	names := make([]string, 0, len(targets))
 	for _, t := range targets {
-		err := b.checkInUse(t.name)
-		switch {
-		case err == nil:
-			ok = append(ok, t)
-		case sdk.TypeOf(err) == "ProtectedDeviceError":
-			log.Error("refusing to erase a device in use", "device", t.name, "error", err)
-			protected = append(protected, err.Error())
-		default:
-			log.Error("cannot check whether the device is in use", "device", t.name, "error", err)
-			failures[t.name] = fmt.Sprintf("check whether in use: %v", err)
-		}
+		byName[t.name] = t
+		names = append(names, t.name)
 	}
-	if len(protected) > 0 {
-		return nil, sdk.HardwareError("ProtectedDeviceError", "%s: nothing was erased: %s", stepEraseDevices, strings.Join(protected, "; "))
+	okNames, failures, err := blockdev.CheckAll(log, stepEraseDevices, names, b.checkInUse)
+	if err != nil {
+		return nil, err
+	}
+	ok := make([]eraseTarget, 0, len(okNames))
+	for _, name := range okNames {
+		ok = append(ok, byName[name])
 	}
 
 	log.Info("erasing disks", "node", n.UUID, "disks", len(ok), "concurrency", concurrency)
@@ -122,7 +116,7 @@ launch:
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				failures[t.name] = err.Error()
+				failures[t.name] = err
 				return
 			}
 			results[t.name] = res
@@ -132,8 +126,8 @@ launch:
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", stepEraseDevices, err)
 	}
-	if len(failures) > 0 {
-		return nil, blockDeviceEraseError(failures)
+	if err := blockdev.EraseError("erase", failures); err != nil {
+		return nil, err
 	}
 	return json.Marshal(results)
 }
@@ -219,21 +213,6 @@ func remarshal(v, out any) error {
 		return err
 	}
 	return json.Unmarshal(b, out)
-}
-
-// blockDeviceEraseError joins per-disk failures into IPA's
-// BlockDeviceEraseError, disks in name order.
-func blockDeviceEraseError(failures map[string]string) error {
-	names := make([]string, 0, len(failures))
-	for n := range failures {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	parts := make([]string, 0, len(names))
-	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%q: %s", n, failures[n]))
-	}
-	return sdk.HardwareError("BlockDeviceEraseError", "Failed to conduct erase on device(s): %s", strings.Join(parts, ", "))
 }
 
 // noArgs refuses any argument, as Python refuses unexpected keyword

@@ -2,9 +2,6 @@ package generic
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -62,41 +59,20 @@ func (m *Manager) candidates(ctx context.Context, log hclog.Logger, n node) ([]d
 // returned as failures and must not be written.
 func (m *Manager) refuseInUse(log hclog.Logger, step string, disks []disk) (ok []disk, failures map[string]error, err error) {
 	checker := m.checker()
-	failures = map[string]error{}
-	var protected []string
+	byName := make(map[string]disk, len(disks))
+	names := make([]string, 0, len(disks))
 	for _, d := range disks {
-		err := checker.CheckNotInUse(m.sys.devNode(d.kname))
-		switch {
-		case err == nil:
-			ok = append(ok, d)
-		case sdk.TypeOf(err) == "ProtectedDeviceError":
-			log.Error("refusing to erase a device in use", "device", d.Name, "error", err)
-			protected = append(protected, err.Error())
-		default:
-			log.Error("cannot check whether the device is in use", "device", d.Name, "error", err)
-			failures[d.Name] = fmt.Errorf("check whether in use: %w", err)
-		}
+		byName[d.Name] = d
+		names = append(names, d.Name)
 	}
-	if len(protected) > 0 {
-		return nil, nil, sdk.HardwareError("ProtectedDeviceError", "%s: nothing was erased: %s", step, strings.Join(protected, "; "))
+	okNames, failures, err := blockdev.CheckAll(log, step, names, func(name string) error {
+		return checker.CheckNotInUse(m.sys.devNode(byName[name].kname))
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, name := range okNames {
+		ok = append(ok, byName[name])
 	}
 	return ok, failures, nil
-}
-
-// eraseError joins per-disk failures into IPA's BlockDeviceEraseError, or
-// returns nil when there are none.
-func eraseError(what string, failures map[string]error) error {
-	if len(failures) == 0 {
-		return nil
-	}
-	names := make([]string, 0, len(failures))
-	for n := range failures {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	parts := make([]string, 0, len(names))
-	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%q: %v", n, failures[n]))
-	}
-	return sdk.HardwareError("BlockDeviceEraseError", "Failed to conduct %s on device(s): %s", what, strings.Join(parts, ", "))
 }

@@ -2,6 +2,7 @@ package generic
 
 import (
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/blockdev"
 
 	"context"
 	"encoding/json"
@@ -57,7 +58,7 @@ func (m *Manager) eraseDevicesMetadata(ctx context.Context, n node) (json.RawMes
 		}
 		dlog.Info("metadata erased", "duration", time.Since(start).String())
 	}
-	if err := eraseError("metadata erase", failures); err != nil {
+	if err := blockdev.EraseError("metadata erase", failures); err != nil {
 		return nil, err
 	}
 	return json.RawMessage("null"), nil

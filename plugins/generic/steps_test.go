@@ -192,14 +192,3 @@ func TestEraseFixtureNeverWrites(t *testing.T) {
 		}
 	}
 }
-
-func TestEraseError(t *testing.T) {
-	if err := eraseError("erase", nil); err != nil {
-		t.Errorf("no failures: %v", err)
-	}
-	err := eraseError("metadata erase", map[string]error{"/dev/sdb": errors.New("b"), "/dev/sda": errors.New("a")})
-	want := `Failed to conduct metadata erase on device(s): "/dev/sda": a, "/dev/sdb": b`
-	if err == nil || err.Error() != want || sdk.TypeOf(err) != "BlockDeviceEraseError" || sdk.KindOf(err) != sdk.KindHardware {
-		t.Errorf("eraseError = %v (%s), want %q", err, sdk.TypeOf(err), want)
-	}
-}
