@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 	"github.com/metalagent/metalagent/plugin-sdk/blockdev"
+	"github.com/metalagent/metalagent/plugin-sdk/sdktest/loopdev"
 )
 
 // These tests write to loop devices they create. They need root and
@@ -31,41 +28,14 @@ type loopDisk struct {
 // loop device, detached when the test ends.
 func newLoopDisk(t *testing.T, size int64) loopDisk {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to set up loop devices")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("needs losetup")
-	}
-	file := filepath.Join(t.TempDir(), "disk.img")
-	if err := os.WriteFile(file, bytes.Repeat([]byte{pattern}, int(size)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("losetup", "--find", "--show", file).CombinedOutput()
-	if err != nil {
-		t.Skipf("losetup: %v: %s", err, out)
-	}
-	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-			t.Errorf("detach %s: %v: %s", dev, err, out)
-		}
-	})
-	return loopDisk{dev: dev, file: file, size: size}
+	loopdev.Require(t)
+	file := loopdev.NewFile(t, size, pattern)
+	return loopDisk{dev: loopdev.Attach(t, file, false), file: file, size: size}
 }
 
 func (l loopDisk) read(t *testing.T, off, n int64) []byte {
 	t.Helper()
-	f, err := os.Open(l.file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return loopdev.ReadAt(t, l.file, off, n)
 }
 
 func markers(n int64) []byte { return bytes.Repeat(marker, int(n)/len(marker)) }

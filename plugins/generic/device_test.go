@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/sdktest/loopdev"
 )
 
 // These tests write to loop devices they create. They need root and a
@@ -33,12 +34,7 @@ type loopDisk struct {
 
 func requireLoop(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to set up loop devices")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("needs losetup")
-	}
+	loopdev.Require(t)
 }
 
 // newLoopDisk makes a file of size bytes, lets prepare write to it, and
@@ -46,28 +42,11 @@ func requireLoop(t *testing.T) {
 func newLoopDisk(t *testing.T, size int64, partscan bool, prepare func(t *testing.T, file string)) loopDisk {
 	t.Helper()
 	requireLoop(t)
-	file := filepath.Join(t.TempDir(), "disk.img")
-	if err := os.WriteFile(file, bytes.Repeat([]byte{pattern}, int(size)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := loopdev.NewFile(t, size, pattern)
 	if prepare != nil {
 		prepare(t, file)
 	}
-	args := []string{"--find", "--show"}
-	if partscan {
-		args = append(args, "--partscan")
-	}
-	out, err := exec.Command("losetup", append(args, file)...).CombinedOutput()
-	if err != nil {
-		t.Skipf("losetup %v: %v: %s", args, err, out)
-	}
-	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-			t.Errorf("detach %s: %v: %s", dev, err, out)
-		}
-	})
-	return loopDisk{dev: dev, file: file, size: size}
+	return loopDisk{dev: loopdev.Attach(t, file, partscan), file: file, size: size}
 }
 
 // writeGPT writes the test layout's GPT (with sgdisk when there is one)
