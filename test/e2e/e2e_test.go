@@ -171,7 +171,7 @@ func (r *rig) makeWorkDir() {
 	// device are gone.
 	r.t.Cleanup(func() {
 		if r.disk != nil {
-			_ = os.Remove(r.disk.file) // 5 GiB sparse: never keep it
+			_ = os.Remove(r.disk.file) // 1 GiB: never keep it
 		}
 		if r.t.Failed() || os.Getenv(keepEnv) == "1" {
 			fmt.Printf("work directory kept: %s\n", dir)
