@@ -59,7 +59,12 @@ func findAgentBinaries(root string) (agentBinaries, error) {
 	}
 	override := os.Getenv(agentBinEnv)
 	if override != "" {
-		b.agent = override
+		// Absolute: the agent runs in its boot directory.
+		abs, err := filepath.Abs(override)
+		if err != nil {
+			return b, fmt.Errorf("%s=%s: %w", agentBinEnv, override, err)
+		}
+		b.agent = abs
 	}
 	st, err := os.Stat(b.agent)
 	if err != nil {
@@ -114,7 +119,8 @@ func kernelCmdline(mac string) string {
 	return fmt.Sprintf("BOOTIF=01-%s ipa-debug=1\n", strings.ReplaceAll(strings.ToLower(mac), ":", "-"))
 }
 
-// bootAgent starts a fresh agent for a boot named name and a goroutine
+// bootAgent starts a fresh agent for a boot named name, in its own mount
+// namespace with a canary pstore (see boot_namespace_test.go), and a goroutine
 // that "powers the node off" (stops the agent) once the node's power
 // state turns off or its provision state leaves stayIn. In a state of
 // holdIn the goroutine leaves the agent alone whatever the power state:
@@ -157,12 +163,23 @@ func bootAgent(l agentLaunch, name string, stayIn, holdIn []string) (*agentBoot,
 	}
 	argv = append(argv, l.extraArgs...)
 	env := append([]string{"TMPDIR=" + filepath.Join(bootDir, "tmp")}, loopbackEnv...)
-	b.proc, err = startProcess("agent "+name, b.logPath, bootDir, env, argv...)
+	b.proc, err = startProcess("agent "+name, b.logPath, bootDir, env, inBootNamespace(argv)...)
 	if err != nil {
 		return nil, err
 	}
 	b.started = time.Now()
-	logf("agent boot %q started: pid %d, port %d, log %s", name, b.proc.pid(), port, b.logPath)
+	// The PID must be the agent's (signals, power-off, /proc/PID/root),
+	// and its namespace must hold the canary pstore.
+	if err := waitForExec(b.proc, l.bins.agent, 5*time.Second); err != nil {
+		b.proc.stop(agentStopGrace)
+		return nil, fmt.Errorf("agent boot %q: %w\n%s", name, err, tailFile(b.logPath, 20))
+	}
+	if err := checkPstoreCanaries(b.proc.pid()); err != nil {
+		b.proc.stop(agentStopGrace)
+		return nil, fmt.Errorf("agent boot %q: private pstore: %w", name, err)
+	}
+	logf("agent boot %q started: pid %d (private mount namespace, %d pstore canaries), port %d, log %s",
+		name, b.proc.pid(), len(pstoreCanaries), port, b.logPath)
 	go b.watch(l.tracker)
 	return b, nil
 }

@@ -50,6 +50,10 @@ type rig struct {
 
 	boots      []*agentBoot // every boot so far, in order
 	phaseBoots []*agentBoot // the boots of the running phase
+
+	// hostPstore is the build machine's /sys/fs/pstore at the start: the
+	// boots' private namespaces must leave it alone.
+	hostPstore string
 }
 
 // requireEnv, when "1", turns the skips below into failures: CI sets it
@@ -114,7 +118,7 @@ func TestEndToEnd(t *testing.T) {
 // should have provided.
 func (r *rig) checkEnvironment() {
 	t := r.t
-	for _, tool := range requiredTools {
+	for _, tool := range append(requiredTools, namespaceTools...) {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found on PATH: run test/e2e/install.sh as root", tool)
 		}
@@ -132,6 +136,9 @@ func (r *rig) checkEnvironment() {
 		}
 	}
 	if r.iface, r.mac, err = firstPhysicalMAC(); err != nil {
+		t.Fatal(err)
+	}
+	if r.hostPstore, err = hostPstore(); err != nil {
 		t.Fatal(err)
 	}
 }
