@@ -71,10 +71,12 @@ func loudSkip(t *testing.T, reason string) {
 	t.Skip(msg)
 }
 
-// TestEndToEnd drives a fake-hardware node through manage, provide
-// (automated cleaning), two deployments of bad images that must fail
-// cleanly, recovery, deploy and undeploy against a real Ironic, with a
-// fresh bin/metalagent process for every simulated boot of the node.
+// TestEndToEnd drives a fake-hardware node through manage, manual
+// cleaning (erase_devices, optionally erase_devices_express and
+// erase_pstore, and a step nobody offers), provide (automated cleaning),
+// two deployments of bad images that must fail cleanly, recovery, deploy
+// and undeploy against a real Ironic, with a fresh bin/metalagent process
+// for every simulated boot of the node.
 func TestEndToEnd(t *testing.T) {
 	if os.Geteuid() != 0 {
 		loudSkip(t, "not running as root (loop devices and the agent need it)")
@@ -106,6 +108,13 @@ func TestEndToEnd(t *testing.T) {
 		pr.run("lookup-deploy", r.lookupInDeployWait)
 		return
 	}
+	pr.run("clean-erase", r.cleanErase)
+	if os.Getenv(expressEnv) == "1" {
+		pr.run("clean-express", r.cleanExpress)
+	} else {
+		pr.skip("clean-express", fmt.Sprintf("disabled: set %s=1 (needs erase_devices_express and erase_pstore in the generic plugin)", expressEnv))
+	}
+	pr.run("clean-unknown-step", r.cleanUnknownStep)
 	pr.run("provide", r.provide)
 	pr.run("deploy-bad-checksum", r.deployBadChecksum)
 	pr.run("deploy-image-404", r.deployImage404)
@@ -178,7 +187,7 @@ func (r *rig) makeWorkDir() {
 	// device are gone.
 	r.t.Cleanup(func() {
 		if r.disk != nil {
-			_ = os.Remove(r.disk.file) // 1 GiB: never keep it
+			_ = os.Remove(r.disk.file) // 1 GiB, written whole by clean-erase: never keep it
 		}
 		if r.t.Failed() || os.Getenv(keepEnv) == "1" {
 			fmt.Printf("work directory kept: %s\n", dir)
@@ -312,6 +321,10 @@ func (r *rig) manage(ctx context.Context) error {
 // provide runs automated cleaning with a fresh agent and checks that the
 // disk's metadata is gone and nothing else was touched.
 func (r *rig) provide(ctx context.Context) error {
+	// The manual-cleaning phases before may have erased the layout.
+	if err := r.disk.restoreLayout(ctx); err != nil {
+		return err
+	}
 	if err := r.api.setProvisionState(ctx, r.node, "provide"); err != nil {
 		return err
 	}
@@ -392,7 +405,11 @@ type round struct {
 	// hold keeps the agent running once the node is in done, even if
 	// Ironic powers the node off: the caller inspects the agent and then
 	// calls its powerOff.
-	hold      bool
+	hold bool
+	// holdIn, with hold, are more states in which power does not end
+	// the boot: manual cleaning powers the node off while still in
+	// cleaning, before it reaches manageable.
+	holdIn    []string
 	extraArgs []string // more agent arguments for this boot only
 }
 
@@ -422,7 +439,7 @@ func (r *rig) agentRound(ctx context.Context, rd round) (*agentBoot, error) {
 	r.disk.rescanPartitions(ctx)
 	var holdIn []string
 	if rd.hold {
-		holdIn = []string{rd.done}
+		holdIn = append([]string{rd.done}, rd.holdIn...)
 	}
 	boot, err := bootAgent(agentLaunch{
 		bins: r.bins, apiURL: r.ironic.cfg.apiURL(), disk: r.disk.dev, mac: r.mac,

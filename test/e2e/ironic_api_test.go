@@ -180,6 +180,24 @@ func (c *ironicClient) setProvisionState(ctx context.Context, ident, target stri
 		map[string]any{"target": target}, nil)
 }
 
+// cleanStep is one step of a manual cleaning request.
+type cleanStep struct {
+	Interface string         `json:"interface"`
+	Step      string         `json:"step"`
+	Args      map[string]any `json:"args,omitempty"`
+}
+
+// String renders the step as interface.step.
+func (s cleanStep) String() string { return s.Interface + "." + s.Step }
+
+// manualClean starts manual cleaning of a manageable node with the given
+// steps: PUT /v1/nodes/{node}/states/provision {"target": "clean",
+// "clean_steps": [...]}.
+func (c *ironicClient) manualClean(ctx context.Context, ident string, steps []cleanStep) error {
+	return c.do(ctx, apiVersion, http.MethodPut, "/v1/nodes/"+url.PathEscape(ident)+"/states/provision",
+		map[string]any{"target": "clean", "clean_steps": steps}, nil)
+}
+
 // interfaceValidation is one entry of GET /v1/nodes/{id}/validate.
 type interfaceValidation struct {
 	Result *bool  `json:"result"`

@@ -17,6 +17,9 @@ const (
 	ramdiskHeartbeatTimeout = 10
 	// callbackTimeout bounds clean wait and wait call-back on Ironic's side.
 	callbackTimeout = 300
+	// shredRandomPasses is [deploy]shred_random_overwrite_iterations: the
+	// random passes of erase_devices (a zero pass follows).
+	shredRandomPasses = 1
 )
 
 // iniSection is one [section] of an oslo.config file, keys in order.
@@ -120,6 +123,14 @@ func (c ironicConfig) sections() []iniSection {
 			// Automated cleaning runs erase_devices_metadata only.
 			{"erase_devices_priority", "0"},
 			{"default_boot_mode", "uefi"},
+			// Manual cleaning's erase_devices: the conductor copies these
+			// into driver_internal_info (agent_erase_devices_iterations,
+			// agent_erase_devices_zeroize, ...) before the agent boots.
+			// One random pass and a zero pass keep the 1 GiB erase short.
+			{"shred_random_overwrite_iterations", fmt.Sprint(shredRandomPasses)},
+			{"shred_final_overwrite_with_zeros", "true"},
+			{"continue_if_disk_secure_erase_fails", "false"},
+			{"disk_erasure_concurrency", "1"},
 		}},
 		{"pxe", [][2]string{
 			{"images_path", s("images")},

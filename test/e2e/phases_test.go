@@ -24,6 +24,7 @@ type phaseResult struct {
 	status   string // PASS, FAIL or SKIP
 	duration time.Duration
 	err      error
+	note     string // why a phase was skipped by configuration
 }
 
 // phaseRunner runs the named phases in order. After a failure the
@@ -67,6 +68,13 @@ func (pr *phaseRunner) run(name string, fn func(ctx context.Context) error) {
 	fmt.Printf("PHASE %s PASS %s\n", name, d)
 }
 
+// skip records a phase that is not run in this configuration and says
+// why; the phases after it still run.
+func (pr *phaseRunner) skip(name, why string) {
+	pr.results = append(pr.results, phaseResult{name: name, status: "SKIP", note: why})
+	fmt.Printf("PHASE %s SKIP 0s (%s)\n", name, why)
+}
+
 // runGuarded turns a panic in a phase into an error, so that the summary
 // and the cleanups still run.
 func runGuarded(ctx context.Context, fn func(ctx context.Context) error) (err error) {
@@ -89,6 +97,8 @@ func (pr *phaseRunner) summary() {
 		msg := ""
 		if r.err != nil {
 			msg = firstLine(r.err.Error(), 120)
+		} else if r.note != "" {
+			msg = firstLine(r.note, 120)
 		}
 		fmt.Fprintf(&b, "%-20s %-6s %10s  %s\n", r.name, r.status, r.duration, msg)
 	}
