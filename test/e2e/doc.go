@@ -1,9 +1,12 @@
 // Package e2e is metalagent's end-to-end test rig: it runs Debian's real
 // Ironic (2023.1, 21.4.x) as a child process on 127.0.0.1, enrols a
-// fake-hardware node whose disk is a loop device, and drives automated
-// cleaning, two deployments of bad images that must fail cleanly, recovery,
-// a whole-disk deployment and an undeploy through bin/metalagent, starting
-// a fresh agent process for every simulated boot of the node.
+// fake-hardware node whose disk is a loop device, and drives manual
+// cleaning (erase_devices, a step nobody offers, and optionally
+// erase_devices_express with erase_pstore), automated cleaning, two
+// deployments of bad images that must fail cleanly, recovery, a
+// whole-disk deployment and an undeploy through bin/metalagent, starting
+// a fresh agent process, in a private mount namespace with a canary
+// pstore, for every simulated boot of the node.
 //
 // The test itself is behind the "e2e" build tag and needs root:
 //
