@@ -77,6 +77,7 @@ func liveSystem() system {
 		links:    openEthtool,
 		pciIDs:   systemPCIIDs,
 		lldp:     collectLLDP,
+		openBMC:  openIPMI,
 	}
 }
 
