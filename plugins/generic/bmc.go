@@ -103,15 +103,17 @@ type bmcInfo struct {
 }
 
 // bmc reports IPA's bmc_address, bmc_v6address and bmc_mac. Without an
-// IPMI device all three are null at once, logged at debug level. With one,
+// IPMI device it answers at once, logged at debug level, with what IPA 9.4
+// (the release of Ironic 21.4) reports on such a machine: "0.0.0.0",
+// "::/0" and no bmc_mac (see ipa-9.1.1-inventory.json in testdata/vm). With one,
 // channels 1 to 11 are asked as IPA does (see queryBMC) within bmcTimeout;
 // if the BMC cannot be opened or does not answer, all three are null and
 // one warning is logged. It never fails the inventory.
 func (s system) bmc(ctx context.Context, log hclog.Logger) (v4, v6, mac *string) {
 	dev := s.ipmiDevice()
 	if dev == "" {
-		log.Debug("no IPMI device, BMC addresses not reported", "dev", s.devRoot)
-		return nil, nil, nil
+		log.Debug("no IPMI device: reporting IPA's unconfigured BMC addresses", "dev", s.devRoot)
+		return strPtr("", "0.0.0.0"), strPtr("", "::/0"), nil
 	}
 	if s.openBMC == nil {
 		log.Warn("IPMI device present but no way to open it; BMC addresses not reported", "device", dev)

@@ -216,7 +216,7 @@ func TestSystemBMC(t *testing.T) {
 		level       string
 		errIs       error
 	}{
-		{name: "no IPMI device", level: "debug"},
+		{name: "no IPMI device", v4: sdk.Ptr("0.0.0.0"), v6: sdk.Ptr("::/0"), level: "debug"},
 		{
 			name: "ipmi0", device: "ipmi0",
 			bmc: &fakeBMC{Channels: map[uint8]fakeChannel{1: {IPv4: "192.0.2.1", MAC: "02:00:00:00:00:01"}}},
