@@ -84,6 +84,7 @@ func fixtureSystem(root, hostname string, addrs map[string][]string) system {
 		procRoot: filepath.Join(root, "proc"),
 		devRoot:  filepath.Join(root, "dev"),
 		runRoot:  filepath.Join(root, "run"),
+		openBMC:  openFixtureBMC,
 		hostname: func() (string, error) { return hostname, nil },
 		machine:  func() (string, error) { return "x86_64", nil },
 		addrs: func(ifname string) ([]net.Addr, error) {

@@ -28,7 +28,7 @@ func (m *Manager) Inventory(ctx context.Context) (*sdk.Inventory, error) {
 		{"disks", func() (err error) { inv.Disks, err = m.sys.disks(ctx, cfg.allow); return }},
 		{"memory", func() (err error) { inv.Memory, err = m.sys.memory(m.log); return }},
 		{"bmc", func() error {
-			inv.BMCAddress, inv.BMCV6Address = m.sys.bmcAddresses(m.log)
+			inv.BMCAddress, inv.BMCV6Address, inv.BMCMAC = m.sys.bmc(ctx, m.log)
 			return nil
 		}},
 		{"system_vendor", func() (err error) { inv.SystemVendor, err = m.sys.systemVendor(m.log); return }},

@@ -111,6 +111,11 @@ func TestInventoryMatchesIPA(t *testing.T) {
 	delete(got["system_vendor"].(map[string]any), "firmware")
 
 	want := readJSON(t, filepath.Join("testdata", "vm", "ipa-9.1.1-inventory.json"))
+	// Without an IPMI device the plugin reports IPA 9.x's "0.0.0.0" and
+	// "::/0", and, like IPA, no bmc_mac.
+	if _, ok := got["bmc_mac"]; ok {
+		t.Errorf("bmc_mac = %v on a machine without an IPMI device, want it left out", got["bmc_mac"])
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("inventory differs from IPA's (-ipa +ours):\n%s", diff)
 	}

@@ -60,6 +60,8 @@ type system struct {
 	// lldp collects LLDP frames when ipa-collect-lldp asks for it; nil
 	// means no collection (the test fixtures).
 	lldp lldpCollector
+	// openBMC opens the IPMI device found under devRoot (see bmc.go).
+	openBMC bmcOpener
 }
 
 // liveSystem reads the running machine.
@@ -75,6 +77,7 @@ func liveSystem() system {
 		links:    openEthtool,
 		pciIDs:   systemPCIIDs,
 		lldp:     collectLLDP,
+		openBMC:  openIPMI,
 	}
 }
 

@@ -245,24 +245,6 @@ func TestSystemVendor(t *testing.T) {
 	}
 }
 
-func TestBMCAddresses(t *testing.T) {
-	tests := []struct {
-		name   string
-		files  map[string]string
-		v4, v6 *string
-	}{
-		{"no IPMI device", map[string]string{"dev/null": ""}, sdk.Ptr("0.0.0.0"), sdk.Ptr("::/0")},
-		{"ipmi0", map[string]string{"dev/ipmi0": ""}, nil, nil},
-		{"ipmi/0", map[string]string{"dev/ipmi/0": ""}, nil, nil},
-	}
-	for _, tt := range tests {
-		v4, v6 := fixtureSystem(writeTree(t, tt.files), "h", nil).bmcAddresses(testLogger(t))
-		if diff := cmp.Diff([]*string{tt.v4, tt.v6}, []*string{v4, v6}); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
-		}
-	}
-}
-
 func TestBoot(t *testing.T) {
 	tests := []struct {
 		name   string

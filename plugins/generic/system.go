@@ -1,7 +1,6 @@
 package generic
 
 import (
-	"os"
 	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
@@ -63,21 +62,4 @@ func (s system) boot(bootIF string) *sdk.BootInfo {
 		b.PXEInterface = &bootIF
 	}
 	return b
-}
-
-// ipmiDevices are the device nodes of the kernel's in-band IPMI interface.
-var ipmiDevices = []string{"ipmi0", "ipmi/0", "ipmidev/0"}
-
-// bmcAddresses returns what IPA reports on a machine without a BMC:
-// "0.0.0.0" and "::/0". When an IPMI device exists the addresses are left
-// unknown (nil), since this manager does not query the BMC.
-func (s system) bmcAddresses(log hclog.Logger) (v4, v6 *string) {
-	for _, d := range ipmiDevices {
-		p := filepath.Join(s.devRoot, d)
-		if _, err := os.Stat(p); err == nil {
-			log.Info("IPMI device present; BMC addresses are not queried by this manager", "device", p)
-			return nil, nil
-		}
-	}
-	return sdk.Ptr("0.0.0.0"), sdk.Ptr("::/0")
 }
