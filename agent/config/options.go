@@ -300,11 +300,11 @@ var options = []*option{
 	{name: "cmdline_file", metalagent: true, commandLineOnly: true, usage: "file to read kernel parameters from",
 		bind: func(c *Config) value { return stringVar(&c.CmdlineFile, "/proc/cmdline") }},
 	{name: "config_file", commandLineOnly: true, usage: "IPA config file (oslo.config INI); repeatable; a missing default is skipped",
-		bind: func(c *Config) value { return listVar(&c.ConfigFiles, defaultConfigFiles, nil) }},
+		bind: func(c *Config) value { return multiVar(&c.ConfigFiles, defaultConfigFiles) }},
 	{name: "config_dir", commandLineOnly: true, usage: "directory of IPA config files *.conf, read in name order after --config-file; repeatable; missing defaults are skipped",
-		bind: func(c *Config) value { return listVar(&c.ConfigDirs, defaultConfigDirs, nil) }},
+		bind: func(c *Config) value { return multiVar(&c.ConfigDirs, defaultConfigDirs) }},
 	{name: "metalagent_config", metalagent: true, commandLineOnly: true, usage: "metalagent's config file, same INI format, read after IPA's; a missing default is skipped",
-		bind: func(c *Config) value { return stringVar(&c.MetalagentConfig, DefaultMetalagentConfig) }},
+		bind: func(c *Config) value { return stringVar(&c.MetalagentConfig, defaultMetalagentConfig) }},
 }
 
 // Where configuration files are looked for by default.
@@ -319,6 +319,9 @@ var (
 
 // DefaultMetalagentConfig is metalagent's own config file.
 const DefaultMetalagentConfig = "/etc/metalagent/metalagent.conf"
+
+// defaultMetalagentConfig is the flag's default (tests change it).
+var defaultMetalagentConfig = DefaultMetalagentConfig
 
 // ignoredKeys are IPA options metalagent knows and does not use, with the
 // reason; setting one in a file logs the reason.

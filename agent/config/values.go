@@ -195,12 +195,21 @@ type listValue struct {
 	p       *[]string
 	item    func(string) error
 	changed bool
+	// whole: each Set adds s as one item, commas included (oslo's
+	// MultiStrOpt, for paths).
+	whole bool
 }
 
 // listVar is a comma-separated list whose items item accepts (nil: any).
 func listVar(p *[]string, def []string, item func(string) error) value {
 	*p = slices.Clone(def)
 	return &listValue{p: p, item: item}
+}
+
+// multiVar is a repeatable option whose every value is one item.
+func multiVar(p *[]string, def []string) value {
+	*p = slices.Clone(def)
+	return &listValue{p: p, whole: true}
 }
 
 // Set parses s and replaces or extends the list.
@@ -219,6 +228,12 @@ func (v *listValue) Set(s string) error {
 }
 
 func (v *listValue) parse(s string) ([]string, error) {
+	if v.whole {
+		if s = strings.TrimSpace(s); s == "" {
+			return nil, nil
+		}
+		return []string{s}, nil
+	}
 	items := splitList(s)
 	if v.item != nil {
 		for _, it := range items {
