@@ -1,6 +1,7 @@
 // Package config builds the agent's configuration as IPA does: kernel
 // parameters are the defaults; IPA's config files
-// (/etc/ironic-python-agent.conf, then /etc/ironic-python-agent.d/*.conf,
+// (/etc/ironic-python-agent.conf, then the *.conf of
+// /etc/ironic-python-agent.conf.d and /etc/ironic-python-agent.d,
 // oslo.config INI) override them; metalagent's own file
 // (/etc/metalagent/metalagent.conf, same format) overrides those; flags on
 // the command line override everything. docs/ipa-compatibility.md lists

@@ -32,8 +32,6 @@ type option struct {
 	// kernel is the kernel parameter whose value is the default; "" when
 	// there is none.
 	kernel string
-	// flag overrides the flag name derived from name.
-	flag string
 	// usage is the flag's help, without the source and status suffix.
 	usage string
 	// bind binds the option's value, holding its default, to c's field.
@@ -63,13 +61,8 @@ type option struct {
 // iniKey is a key in an INI section; group "" is [DEFAULT].
 type iniKey struct{ group, name string }
 
-// flagName is the option's flag.
-func (o *option) flagName() string {
-	if o.flag != "" {
-		return o.flag
-	}
-	return strings.ReplaceAll(o.name, "_", "-")
-}
+// flagName is the option's flag: its name with dashes.
+func (o *option) flagName() string { return strings.ReplaceAll(o.name, "_", "-") }
 
 // inFiles says whether the option is read from config files.
 func (o *option) inFiles() bool { return !o.commandLineOnly && !o.notInFiles }

@@ -94,12 +94,10 @@ func intRange(lo, hi int) func(string) (int, error) {
 }
 
 func rangeText(lo, hi int) string {
-	switch {
-	case hi == math.MaxInt:
+	if hi == math.MaxInt {
 		return fmt.Sprintf("must be at least %d", lo)
-	default:
-		return fmt.Sprintf("must be between %d and %d", lo, hi)
 	}
+	return fmt.Sprintf("must be between %d and %d", lo, hi)
 }
 
 // intVar is an integer of at least lo (oslo IntOpt with min).
