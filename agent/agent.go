@@ -49,6 +49,12 @@ func New(cfg *config.Config, out io.Writer) *Agent {
 		Level:  level,
 		Output: io.MultiWriter(out, logs),
 	})
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration: "+w.Problem, "option", w.Option, "source", w.Source)
+	}
+	for _, s := range cfg.Settings() {
+		log.Debug("configuration", "option", s.Option, "value", s.Value, "source", s.Source)
+	}
 	return &Agent{cfg: cfg, log: log, logs: logs, started: time.Now()}
 }
 
@@ -59,7 +65,7 @@ func (a *Agent) Logger() hclog.Logger { return a.log }
 func (a *Agent) hostConfig() sdk.HostConfig {
 	return sdk.HostConfig{
 		AllowedDisks: a.cfg.AllowedDisks,
-		KernelParams: a.cfg.KernelParams,
+		KernelParams: a.cfg.PluginParams(),
 		BootIF:       a.cfg.BootIF,
 		Debug:        a.cfg.Debug,
 	}
@@ -99,6 +105,9 @@ func (a *Agent) StartLocal(ctx context.Context) (*pluginhost.Host, error) {
 // httpClient returns the client used towards Ironic.
 func (a *Agent) httpClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if t := a.cfg.HTTPRequestTimeout; t > 0 {
+		tr.DialContext = (&net.Dialer{Timeout: t, KeepAlive: 30 * time.Second}).DialContext
+	}
 	if a.cfg.Insecure {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // operator asked for it
 	}
@@ -113,10 +122,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	log.Info("metalagent starting", "version", Version, "api_url", a.cfg.APIURL, "standalone", a.cfg.Standalone,
 		"plugin_dirs", a.cfg.PluginDirs, "allowed_disks", a.cfg.AllowedDisks)
 
-	if a.cfg.InspectionCallbackURL != "" {
-		log.Warn("inspection is not implemented in this agent version; the inspection callback URL is ignored",
-			"inspection_callback_url", a.cfg.InspectionCallbackURL)
-	}
 	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log}
 	deps.Power = func(reboot bool) { a.power(stop, reboot) }
 	host, err := a.StartPlugins(ctx, pluginhost.Builtin{Name: commands.BuiltinName, Manager: commands.Builtin(deps)})
@@ -126,6 +131,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer host.Close()
 	deps.Host = host
 	log.Info("stage done", "stage", "plugins loaded", "managers", len(host.Managers()), "failed", len(host.Failures()))
+	if err := sleepCtx(ctx, a.cfg.HardwareInitializationDelay); err != nil {
+		return fmt.Errorf("hardware initialization delay: %w", err)
+	}
+	if err := waitForDisks(ctx, log, a.cfg.DiskWaitAttempts, a.cfg.DiskWaitDelay, installDiskProbe(host)); err != nil {
+		return err
+	}
 
 	inv, err := host.Inventory(ctx)
 	if err != nil {
@@ -135,10 +146,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	log.Info("stage done", "stage", "inventory", "interfaces", len(macs), "disks", countOf(inv, "disks"))
 
 	srv := &api.Server{Version: Version, Started: a.started, Logger: log.Named("api")}
+	if a.cfg.AgentToken != "" {
+		srv.SetToken(a.cfg.AgentToken, a.cfg.AgentTokenRequired)
+	}
 	var lookup *ironic.LookupResult
 	var client *ironic.Client
 	if !a.cfg.Standalone {
-		client = &ironic.Client{BaseURL: a.cfg.APIURL, HTTP: a.httpClient(), RequestID: a.cfg.GlobalRequestID, Logger: log.Named("ironic")}
+		client = &ironic.Client{BaseURL: a.cfg.APIURL, HTTP: a.httpClient(), RequestID: a.cfg.GlobalRequestID,
+			PinnedVersion: a.cfg.IronicAPIVersion, Logger: log.Named("ironic")}
 		if len(macs) == 0 {
 			return errors.New("lookup: the inventory has no interface with a MAC address")
 		}
@@ -147,11 +162,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 		log = log.With("node", lookup.Node.UUID)
-		token, ok := lookup.Token()
+		token, ok := a.token(lookup)
 		if !ok {
 			log.Warn("lookup gave no usable agent token (already handed out to an earlier boot?); Ironic will refuse heartbeats")
 		}
-		srv.SetToken(token, lookup.Config.AgentTokenRequired)
+		srv.SetToken(token, lookup.Config.AgentTokenRequired || a.cfg.AgentTokenRequired)
 		log.Info("stage done", "stage", "lookup", "heartbeat_timeout", lookup.Config.HeartbeatTimeout, "token", ok)
 	}
 
@@ -176,7 +191,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		token, _ := lookup.Token()
+		token, _ := a.token(lookup)
 		first := true
 		hb := &ironic.Heartbeater{
 			Client:   client,
@@ -206,15 +221,20 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // callbackURL is the URL Ironic calls the agent at.
 func (a *Agent) callbackURL(ctx context.Context) (string, error) {
-	host := a.cfg.AdvertiseHost
-	if host == "" {
-		var err error
-		host, err = routeSource(ctx, a.cfg.APIURL)
-		if err != nil {
-			return "", fmt.Errorf("detect the address to advertise (set ipa-advertise-host): %w", err)
-		}
+	host, err := a.advertiseHost(ctx)
+	if err != nil {
+		return "", fmt.Errorf("detect the address to advertise (set ipa-advertise-host): %w", err)
 	}
 	return a.cfg.AdvertiseProtocol + "://" + net.JoinHostPort(host, strconv.Itoa(a.cfg.AdvertisePort)), nil
+}
+
+// token is the agent token: the one lookup handed out, else the
+// pre-shared ipa-agent-token, as IPA keeps the token it had.
+func (a *Agent) token(lookup *ironic.LookupResult) (string, bool) {
+	if t, ok := lookup.Token(); ok {
+		return t, true
+	}
+	return a.cfg.AgentToken, a.cfg.AgentToken != ""
 }
 
 // power ends the agent's run for a power action: simulated, it only logs

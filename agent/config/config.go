@@ -1,60 +1,147 @@
-// Package config builds the agent's configuration from IPA's kernel
-// parameters and metalagent's command-line flags. As in IPA, kernel
-// parameters are defaults: a flag given on the command line wins.
+// Package config builds the agent's configuration as IPA does: kernel
+// parameters are the defaults; IPA's config files
+// (/etc/ironic-python-agent.conf, then the *.conf of
+// /etc/ironic-python-agent.conf.d and /etc/ironic-python-agent.d,
+// oslo.config INI) override them; metalagent's own file
+// (/etc/metalagent/metalagent.conf, same format) overrides those; flags on
+// the command line override everything. docs/ipa-compatibility.md lists
+// every option.
 package config
 
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 )
 
-// Config is the agent's whole configuration.
+// Config is the agent's whole configuration. Durations given in seconds
+// by IPA's options are time.Durations here.
 type Config struct {
-	// APIURL is Ironic's API base URL (no /v1).
+	// APIURL is Ironic's API base URL (no /v1, no trailing slash): the
+	// first of APIURLs.
 	APIURL string
+	// APIURLs are every URL of api_url (IPA 9.5+ takes a comma-separated
+	// list and tries each in turn; this agent uses the first).
+	APIURLs []string
+	// GlobalRequestID is sent as X-OpenStack-Request-ID to Ironic.
+	GlobalRequestID string
+	// IronicAPIVersion, when set, replaces the discovery of Ironic's API
+	// microversion.
+	IronicAPIVersion string
+	// HTTPRequestTimeout bounds connecting to Ironic.
+	HTTPRequestTimeout time.Duration
+	// Insecure skips TLS verification of Ironic and image servers.
+	Insecure bool
+	// CAFile, CertFile and KeyFile are the CA bundle and client
+	// certificate for outgoing HTTPS (read only).
+	CAFile, CertFile, KeyFile string
+	// AgentToken is a pre-shared agent token, used when lookup hands out
+	// none.
+	AgentToken string
+	// AgentTokenRequired enforces the token on commands even when Ironic
+	// does not ask for it (IPA 9.4; later IPA always enforces it).
+	AgentTokenRequired bool
+
 	// ListenHost and ListenPort are where the agent's API listens.
 	ListenHost string
 	ListenPort int
+	// ListenTLS, TLSCertFile, TLSKeyFile, EnableAutoTLS,
+	// AutoTLSAllowedClockSkew, TLSMinVersion, TLSCipherSuites and
+	// TLSCertificateCurve are IPA's TLS settings for the agent API (read
+	// only: the API is plain HTTP).
+	ListenTLS               bool
+	TLSCertFile, TLSKeyFile string
+	EnableAutoTLS           bool
+	AutoTLSAllowedClockSkew time.Duration
+	TLSMinVersion           string
+	TLSCipherSuites         string
+	TLSCertificateCurve     string
 	// AdvertiseHost and AdvertisePort go into the heartbeat's callback URL;
-	// an empty AdvertiseHost is detected from the route to Ironic.
-	AdvertiseHost string
-	AdvertisePort int
+	// an empty AdvertiseHost is detected: NetworkInterface's IPv4 address
+	// if set, else the source address of the route to Ironic, tried
+	// IPLookupAttempts times IPLookupSleep apart.
+	AdvertiseHost    string
+	AdvertisePort    int
+	IPLookupAttempts int
+	IPLookupSleep    time.Duration
+	NetworkInterface string
 	// AdvertiseProtocol is the callback URL's scheme.
 	AdvertiseProtocol string
-	// Standalone serves the API without lookup or heartbeats.
-	Standalone bool
-	// Insecure skips TLS verification of Ironic and image servers.
-	Insecure bool
-	// PluginDirs are the directories searched for plugin executables.
-	PluginDirs []string
-	// AllowedDisks limits the block devices the agent may see and touch.
-	AllowedDisks []string
-	// CmdlineFile is where kernel parameters are read from.
-	CmdlineFile string
-	// InspectionCallbackURL is ironic-inspector's /v1/continue URL.
-	InspectionCallbackURL string
-	// IgnoreBootloaderFailure makes install_bootloader failures warnings.
-	IgnoreBootloaderFailure bool
-	// SimulatePower answers power-off and reboot requests, then exits,
-	// instead of acting on the machine.
-	SimulatePower bool
-	// Debug turns on debug logging.
-	Debug bool
-	// GlobalRequestID is sent as X-OpenStack-Request-ID to Ironic.
-	GlobalRequestID string
+
 	// LookupTimeout is how long lookup is retried before the agent exits;
 	// LookupInterval is the first retry interval.
 	LookupTimeout  time.Duration
 	LookupInterval time.Duration
+
+	// HardwareInitializationDelay is a pause after the hardware managers
+	// start.
+	HardwareInitializationDelay time.Duration
+	// DiskWaitAttempts is how many times the agent looks for a disk to
+	// install on before the inventory (0: it does not wait), DiskWaitDelay
+	// apart.
+	DiskWaitAttempts int
+	DiskWaitDelay    time.Duration
+	// CollectLLDP and LLDPTimeout ask the plugins to collect LLDP frames.
+	CollectLLDP bool
+	LLDPTimeout time.Duration
+	// EnableVLANInterfaces, NTPServer and FailIfClockNotSet are read only.
+	EnableVLANInterfaces string
+	NTPServer            string
+	FailIfClockNotSet    bool
+	// Debug turns on debug logging.
+	Debug bool
+	// BootIF is the raw BOOTIF kernel parameter (see BootIFMAC).
+	BootIF string
+	// BootMethod is the boot_method kernel parameter (read only).
+	BootMethod string
+
+	// InspectionCallbackURL, InspectionCollectors,
+	// InspectionDHCPWaitTimeout, InspectionDHCPAllInterfaces and
+	// InspectionBenchmarks configure inspection (read only).
+	InspectionCallbackURL       string
+	InspectionCollectors        string
+	InspectionDHCPWaitTimeout   time.Duration
+	InspectionDHCPAllInterfaces bool
+	InspectionBenchmarks        []string
+	// UseMDNS allows discovering Ironic by mDNS (read only).
+	UseMDNS bool
+
 	// Image download knobs.
 	ImageDownloadConnectionTimeout       time.Duration
 	ImageDownloadConnectionRetries       int
 	ImageDownloadConnectionRetryInterval time.Duration
+	// ImageDownloadMaxDuration, ImageServerUser, ImageServerPassword,
+	// ImageServerAuthStrategy, MD5Enabled, DisableDeepImageInspection and
+	// PermittedImageFormats are read only.
+	ImageDownloadMaxDuration   time.Duration
+	ImageServerUser            string
+	ImageServerPassword        string
+	ImageServerAuthStrategy    string
+	MD5Enabled                 bool
+	DisableDeepImageInspection bool
+	PermittedImageFormats      []string
+	// IgnoreBootloaderFailure makes install_bootloader failures warnings.
+	IgnoreBootloaderFailure bool
+	// InjectFilesPriority, GuardSpecialFilesystems, ConfigDriveRebuild,
+	// EnableBIOSBootloaderInstall and DisableBootcDeploy are read only.
+	InjectFilesPriority         int
+	GuardSpecialFilesystems     bool
+	ConfigDriveRebuild          bool
+	EnableBIOSBootloaderInstall bool
+	DisableBootcDeploy          bool
+
+	// Standalone serves the API without lookup or heartbeats.
+	Standalone bool
+	// SimulatePower answers power-off and reboot requests, then exits,
+	// instead of acting on the machine.
+	SimulatePower bool
+	// PluginDirs are the directories searched for plugin executables.
+	PluginDirs []string
+	// AllowedDisks limits the block devices the agent may see and touch.
+	AllowedDisks []string
 	// PluginStartTimeout bounds a plugin's launch and handshake;
 	// PluginCallTimeout bounds support, version, inventory and step-list
 	// calls and hardware methods; PluginStepTimeout bounds a step (0: no
@@ -71,51 +158,47 @@ type Config struct {
 	// RequirePluginManifest refuses the plugins of a directory without a
 	// manifest.json.
 	RequirePluginManifest bool
-	// BootIF is the raw BOOTIF kernel parameter.
-	BootIF string
-	// KernelParams are every key=value kernel parameter.
+
+	// CmdlineFile is where kernel parameters are read from.
+	CmdlineFile string
+	// ConfigFiles and ConfigDirs are IPA's config files and directories
+	// (--config-file, --config-dir as in oslo.config); MetalagentConfig is
+	// metalagent's own file.
+	ConfigFiles      []string
+	ConfigDirs       []string
+	MetalagentConfig string
+
+	// KernelParams are every key=value kernel parameter, as read.
 	KernelParams map[string]string
+	// Sources says, for each option not at its default, where its value
+	// came from: "kernel parameter ipa-x", "FILE:LINE" or "flag --x";
+	// keyed by the option's name (api_url).
+	Sources map[string]string
+	// Warnings are what the agent should log about its configuration:
+	// options read that have no effect, unknown options.
+	Warnings []Warning
+
+	// values are the options' values bound to the fields above.
+	values map[*option]value
 }
 
-// kernelParam maps a kernel parameter to the flag it sets by default.
-type kernelParam struct{ param, flag string }
-
-// kernelParams lists the kernel parameters the agent reads, IPA's names
-// first.
-var kernelParams = []kernelParam{
-	{"ipa-api-url", "api-url"},
-	{"ipa-listen-host", "listen-host"},
-	{"ipa-listen-port", "listen-port"},
-	{"ipa-advertise-host", "advertise-host"},
-	{"ipa-advertise-port", "advertise-port"},
-	{"ipa-advertise-protocol", "advertise-protocol"},
-	{"ipa-insecure", "insecure"},
-	{"ipa-inspection-callback-url", "inspection-callback-url"},
-	{"ipa-ignore-bootloader-failure", "ignore-bootloader-failure"},
-	{"ipa-debug", "debug"},
-	{"ipa-global-request-id", "global-request-id"},
-	{"ipa-lookup-timeout", "lookup-timeout"},
-	{"ipa-lookup-interval", "lookup-interval"},
-	{"ipa-image-download-connection-timeout", "image-download-connection-timeout"},
-	{"ipa-image-download-connection-retries", "image-download-connection-retries"},
-	{"ipa-image-download-connection-retry-interval", "image-download-connection-retry-interval"},
-	{"metalagent-allowed-disks", "allowed-disks"},
-	{"metalagent-plugin-dir", "plugin-dir"},
-	{"metalagent-require-plugin-manifest", "require-plugin-manifest"},
-	{"metalagent-plugin-start-timeout", "plugin-start-timeout"},
-	{"metalagent-plugin-call-timeout", "plugin-call-timeout"},
-	{"metalagent-plugin-step-timeout", "plugin-step-timeout"},
-	{"metalagent-plugin-gomaxprocs", "plugin-gomaxprocs"},
-	{"metalagent-plugin-max-crashes", "plugin-max-crashes"},
-	{"metalagent-plugin-crash-window", "plugin-crash-window"},
+// Warning is a problem in the configuration that does not stop the agent.
+type Warning struct {
+	// Source is where the setting was read: a kernel parameter, FILE:LINE
+	// or a flag.
+	Source string
+	// Option is the option's name, or the unknown key.
+	Option string
+	// Problem says what is wrong and what the agent does instead.
+	Problem string
 }
 
 // ErrHelp is returned by Parse when help was asked for; the usage has been
 // printed.
 var ErrHelp = pflag.ErrHelp
 
-// Parse builds the configuration from args (without the program name) and
-// the kernel command line (/proc/cmdline, or --cmdline-file).
+// Parse builds the configuration from args (without the program name),
+// the kernel command line and the config files.
 func Parse(name string, args []string) (*Config, error) {
 	c, rest, err := ParseCommand(name, args, nil)
 	if err != nil {
@@ -132,76 +215,57 @@ func Parse(name string, args []string) (*Config, error) {
 // returned instead of refused.
 func ParseCommand(name string, args []string, extra func(*pflag.FlagSet)) (*Config, []string, error) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	c := &Config{}
-	var lookupTimeout, lookupInterval, dlTimeout, dlInterval, pluginStart, pluginCall, pluginStep, crashWindow float64
-	fs.StringVar(&c.APIURL, "api-url", "", "Ironic API URL (kernel: ipa-api-url)")
-	fs.StringVar(&c.ListenHost, "listen-host", "::", "address the agent API listens on (kernel: ipa-listen-host)")
-	fs.IntVar(&c.ListenPort, "listen-port", 9999, "port the agent API listens on (kernel: ipa-listen-port)")
-	fs.StringVar(&c.AdvertiseHost, "advertise-host", "", "host put in the callback URL; detected from the route to Ironic when empty (kernel: ipa-advertise-host)")
-	fs.IntVar(&c.AdvertisePort, "advertise-port", 9999, "port put in the callback URL (kernel: ipa-advertise-port)")
-	fs.StringVar(&c.AdvertiseProtocol, "advertise-protocol", "http", "scheme of the callback URL (kernel: ipa-advertise-protocol)")
-	fs.BoolVar(&c.Standalone, "standalone", false, "serve the API only: no lookup, no heartbeats")
-	fs.BoolVar(&c.Insecure, "insecure", false, "do not verify TLS certificates of Ironic and image servers (kernel: ipa-insecure)")
-	fs.StringSliceVar(&c.PluginDirs, "plugin-dir", []string{"/usr/lib/metalagent/plugins"}, "directory of hardware-manager plugin executables; repeatable (kernel: metalagent-plugin-dir)")
-	fs.StringSliceVar(&c.AllowedDisks, "allowed-disks", nil, "comma-separated block devices the agent may see and touch; empty means all (kernel: metalagent-allowed-disks)")
-	fs.StringVar(&c.CmdlineFile, "cmdline-file", "/proc/cmdline", "file to read kernel parameters from")
-	fs.StringVar(&c.InspectionCallbackURL, "inspection-callback-url", "", "ironic-inspector callback URL (kernel: ipa-inspection-callback-url)")
-	fs.BoolVar(&c.IgnoreBootloaderFailure, "ignore-bootloader-failure", false, "treat bootloader installation failures as warnings (kernel: ipa-ignore-bootloader-failure)")
-	fs.BoolVar(&c.SimulatePower, "simulate-power", false, "log and answer power-off and reboot requests, then exit 0, instead of acting")
-	fs.BoolVar(&c.Debug, "debug", false, "debug logging (kernel: ipa-debug)")
-	fs.StringVar(&c.GlobalRequestID, "global-request-id", "", "X-OpenStack-Request-ID sent to Ironic (kernel: ipa-global-request-id)")
-	fs.Float64Var(&lookupTimeout, "lookup-timeout", 300, "seconds to retry lookup before exiting (kernel: ipa-lookup-timeout)")
-	fs.Float64Var(&lookupInterval, "lookup-interval", 1, "first lookup retry interval in seconds (kernel: ipa-lookup-interval)")
-	fs.Float64Var(&dlTimeout, "image-download-connection-timeout", 60, "image download connect and read timeout in seconds (kernel: ipa-image-download-connection-timeout)")
-	fs.IntVar(&c.ImageDownloadConnectionRetries, "image-download-connection-retries", 9, "image download retries (kernel: ipa-image-download-connection-retries)")
-	fs.Float64Var(&dlInterval, "image-download-connection-retry-interval", 10, "seconds between image download retries (kernel: ipa-image-download-connection-retry-interval)")
-	fs.Float64Var(&pluginStart, "plugin-start-timeout", 10, "seconds a plugin may take to start and answer its handshake (kernel: metalagent-plugin-start-timeout)")
-	fs.Float64Var(&pluginCall, "plugin-call-timeout", 30, "seconds for a plugin's support, version, inventory and step-list calls and hardware methods; a plugin that does not answer is killed and restarted (kernel: metalagent-plugin-call-timeout)")
-	fs.IntVar(&c.PluginGOMAXPROCS, "plugin-gomaxprocs", 1, "GOMAXPROCS given to Go plugins: 1 halves a call's round trip on small machines; 0 leaves their default (kernel: metalagent-plugin-gomaxprocs)")
-	fs.Float64Var(&pluginStep, "plugin-step-timeout", 0, "seconds a plugin's step may run before the plugin is killed and restarted; 0 for no limit (kernel: metalagent-plugin-step-timeout)")
-	fs.IntVar(&c.PluginMaxCrashes, "plugin-max-crashes", 3, "crashes or hangs within --plugin-crash-window after which a plugin is marked failed (kernel: metalagent-plugin-max-crashes)")
-	fs.Float64Var(&crashWindow, "plugin-crash-window", 300, "seconds over which plugin crashes are counted (kernel: metalagent-plugin-crash-window)")
-	fs.BoolVar(&c.RequirePluginManifest, "require-plugin-manifest", false, "refuse the plugins of a directory without a manifest.json (kernel: metalagent-require-plugin-manifest)")
+	// oslo.config's flags are spelled with underscores (--api_url).
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, n string) pflag.NormalizedName {
+		return pflag.NormalizedName(strings.ReplaceAll(n, "_", "-"))
+	})
+	c := &Config{Sources: map[string]string{}, values: map[*option]value{}}
+	l := &layers{c: c, final: map[*option]setting{}}
+	for _, o := range options {
+		v := o.bind(c)
+		c.values[o] = v
+		fs.Var(v, o.flagName(), o.fullUsage())
+		if v.Type() == "bool" {
+			fs.Lookup(o.flagName()).NoOptDefVal = "true"
+		}
+	}
 	if extra != nil {
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
-	params, err := ReadCmdline(c.CmdlineFile)
-	if err != nil {
+	if err := l.read(fs); err != nil {
 		return nil, nil, err
 	}
-	c.KernelParams = params
-	for _, kp := range kernelParams {
-		v, ok := params[kp.param]
-		if !ok || fs.Changed(kp.flag) {
-			continue
-		}
-		if err := fs.Set(kp.flag, v); err != nil {
-			return nil, nil, fmt.Errorf("kernel parameter %s=%q: %w", kp.param, v, err)
-		}
-	}
-	c.BootIF = params["BOOTIF"]
-	c.LookupTimeout = seconds(lookupTimeout)
-	c.LookupInterval = seconds(lookupInterval)
-	c.ImageDownloadConnectionTimeout = seconds(dlTimeout)
-	c.ImageDownloadConnectionRetryInterval = seconds(dlInterval)
-	c.PluginStartTimeout = seconds(pluginStart)
-	c.PluginCallTimeout = seconds(pluginCall)
-	c.PluginStepTimeout = seconds(pluginStep)
-	c.PluginCrashWindow = seconds(crashWindow)
-	if err := c.checkPluginSettings(); err != nil {
+	if err := c.finish(); err != nil {
 		return nil, nil, err
 	}
-	if !c.Standalone && c.APIURL == "" {
-		return nil, nil, errors.New("no Ironic API URL: give --api-url or the ipa-api-url kernel parameter, or run with --standalone")
-	}
-	if c.APIURL != "" && !strings.HasPrefix(c.APIURL, "http://") && !strings.HasPrefix(c.APIURL, "https://") {
-		return nil, nil, fmt.Errorf("api url %q: must start with http:// or https://", c.APIURL)
-	}
-	c.APIURL = strings.TrimRight(c.APIURL, "/")
 	return c, fs.Args(), nil
+}
+
+// finish derives fields and refuses settings that cannot work.
+func (c *Config) finish() error {
+	if len(c.APIURLs) > 0 {
+		c.APIURL = strings.TrimRight(c.APIURLs[0], "/")
+		if len(c.APIURLs) > 1 {
+			c.warn(c.Sources["api_url"], "api_url", fmt.Sprintf("%d URLs given; this agent version uses only the first, %s", len(c.APIURLs), c.APIURL))
+		}
+	}
+	if err := c.checkPluginSettings(); err != nil {
+		return err
+	}
+	switch {
+	case !c.Standalone && c.APIURL == "":
+		return errors.New("no Ironic API URL: give --api-url, the ipa-api-url kernel parameter or api_url in a config file, or run with --standalone")
+	case c.APIURL == "mdns":
+		return fmt.Errorf("api url mdns (%s): %s; give the URL", c.Sources["api_url"], noMDNS)
+	}
+	return nil
+}
+
+func (c *Config) warn(source, option, problem string) {
+	c.Warnings = append(c.Warnings, Warning{Source: source, Option: option, Problem: problem})
 }
 
 // checkPluginSettings refuses plugin deadlines and crash limits that
@@ -222,28 +286,54 @@ func (c *Config) checkPluginSettings() error {
 	return nil
 }
 
-func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
-
-// ReadCmdline reads kernel parameters as IPA does: whitespace-separated
-// tokens, each containing "=" split at the first "=", the last occurrence
-// winning; tokens without "=" are ignored.
-func ReadCmdline(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read kernel parameters: %w", err)
+// PluginParams are the kernel parameters given to plugins
+// (sdk.HostConfig.KernelParams): the kernel's, with the value of every
+// option that has a kernel parameter and was set in a config file or by a
+// flag put under that parameter's name, so that plugins reading ipa-*
+// parameters (ipa-collect-lldp, ipa-lldp-timeout...) follow IPA's
+// precedence.
+func (c *Config) PluginParams() map[string]string {
+	out := make(map[string]string, len(c.KernelParams))
+	for k, v := range c.KernelParams {
+		out[k] = v
 	}
-	return ParseCmdline(string(b)), nil
-}
-
-// ParseCmdline parses a kernel command line as ReadCmdline does.
-func ParseCmdline(s string) map[string]string {
-	params := map[string]string{}
-	for _, tok := range strings.Fields(s) {
-		k, v, ok := strings.Cut(tok, "=")
-		if !ok || k == "" {
+	for _, o := range options {
+		src, set := c.Sources[o.name]
+		v := c.values[o]
+		if o.kernel == "" || !set || v == nil || src == kernelSource(o.kernel) {
 			continue
 		}
-		params[k] = v
+		out[o.kernel] = v.String()
 	}
-	return params
+	return out
+}
+
+// Setting is an option's value and where it came from.
+type Setting struct {
+	// Option is the option's name (api_url).
+	Option string
+	// Value is its value as text; secrets are masked.
+	Value string
+	// Source is where it was read (see Config.Sources).
+	Source string
+}
+
+// Settings lists the options not at their default, in the order of
+// docs/ipa-compatibility.md, with secrets (agent_token,
+// image_server_password) masked, for logging.
+func (c *Config) Settings() []Setting {
+	var out []Setting
+	for _, o := range options {
+		src, ok := c.Sources[o.name]
+		v := c.values[o]
+		if !ok || v == nil {
+			continue
+		}
+		s := Setting{Option: o.name, Value: v.String(), Source: src}
+		if o.secret && s.Value != "" {
+			s.Value = "***"
+		}
+		out = append(out, s)
+	}
+	return out
 }
