@@ -75,6 +75,20 @@ type Config struct {
 	BootIF string
 	// KernelParams are every key=value kernel parameter.
 	KernelParams map[string]string
+
+	// TLS of the agent API (see tls.go). ListenTLS serves it with the
+	// operator's TLSCertFile and TLSKeyFile (IPA's listen_tls); otherwise
+	// EnableAutoTLS generates a certificate when Ironic's API is at least
+	// 1.68, back-dated by AutoTLSAllowedClockSkew, on TLSCertificateCurve,
+	// written to TLSDir. TLSMinVersion is "1.2" or "1.3".
+	ListenTLS               bool
+	TLSCertFile             string
+	TLSKeyFile              string
+	EnableAutoTLS           bool
+	AutoTLSAllowedClockSkew time.Duration
+	TLSCertificateCurve     string
+	TLSMinVersion           string
+	TLSDir                  string
 }
 
 // kernelParam maps a kernel parameter to the flag it sets by default.
@@ -108,6 +122,18 @@ var kernelParams = []kernelParam{
 	{"metalagent-plugin-gomaxprocs", "plugin-gomaxprocs"},
 	{"metalagent-plugin-max-crashes", "plugin-max-crashes"},
 	{"metalagent-plugin-crash-window", "plugin-crash-window"},
+	// TLS of the agent API. IPA reads listen_tls, tls_cert_file,
+	// tls_key_file, enable_auto_tls and auto_tls_allowed_clock_skew from
+	// its config file only; metalagent has none, so they get metalagent-
+	// names. The ipa- ones are newer IPA's own.
+	{"metalagent-listen-tls", "listen-tls"},
+	{"metalagent-tls-cert-file", "cert-file"},
+	{"metalagent-tls-key-file", "key-file"},
+	{"metalagent-enable-auto-tls", "enable-auto-tls"},
+	{"metalagent-auto-tls-allowed-clock-skew", "auto-tls-allowed-clock-skew"},
+	{"metalagent-tls-dir", "tls-dir"},
+	{"ipa-tls-certificate-curve", "tls-certificate-curve"},
+	{"ipa-tls-min-version", "tls-min-version"},
 }
 
 // ErrHelp is returned by Parse when help was asked for; the usage has been
@@ -162,6 +188,7 @@ func ParseCommand(name string, args []string, extra func(*pflag.FlagSet)) (*Conf
 	fs.IntVar(&c.PluginMaxCrashes, "plugin-max-crashes", 3, "crashes or hangs within --plugin-crash-window after which a plugin is marked failed (kernel: metalagent-plugin-max-crashes)")
 	fs.Float64Var(&crashWindow, "plugin-crash-window", 300, "seconds over which plugin crashes are counted (kernel: metalagent-plugin-crash-window)")
 	fs.BoolVar(&c.RequirePluginManifest, "require-plugin-manifest", false, "refuse the plugins of a directory without a manifest.json (kernel: metalagent-require-plugin-manifest)")
+	finishTLS := addTLSFlags(fs, c)
 	if extra != nil {
 		extra(fs)
 	}
@@ -192,6 +219,9 @@ func ParseCommand(name string, args []string, extra func(*pflag.FlagSet)) (*Conf
 	c.PluginStepTimeout = seconds(pluginStep)
 	c.PluginCrashWindow = seconds(crashWindow)
 	if err := c.checkPluginSettings(); err != nil {
+		return nil, nil, err
+	}
+	if err := finishTLS(); err != nil {
 		return nil, nil, err
 	}
 	if !c.Standalone && c.APIURL == "" {
