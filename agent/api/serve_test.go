@@ -21,7 +21,7 @@ import (
 // returns its URL, the certificate and the API's log.
 func serveTLS(t *testing.T) (string, *x509.Certificate, *syncBuffer) {
 	t.Helper()
-	auto, err := tlsconf.GenerateAuto(tlsconf.AutoOptions{Host: "127.0.0.1"})
+	auto, err := tlsconf.GenerateAuto(t.Context(), tlsconf.AutoOptions{Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}

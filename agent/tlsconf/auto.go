@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/tls"
@@ -47,6 +48,9 @@ type AutoOptions struct {
 	// Curve is the key's curve name (see CheckCurve); empty means p256,
 	// IPA 9.4's only curve.
 	Curve string
+	// Key, when set, is a key started earlier (GenerateKeyAsync); its
+	// curve replaces Curve. Without it a key is made on the spot.
+	Key *PendingKey
 	// Now, when set, replaces time.Now (tests).
 	Now func() time.Time
 }
@@ -70,12 +74,16 @@ type Auto struct {
 // name, notBefore = now − ClockSkew, notAfter = now + Validity, signed
 // with ECDSA and SHA-256 (SHA-384/512 for the larger curves). Nothing is
 // written: see WriteFiles.
-func GenerateAuto(o AutoOptions) (*Auto, error) {
+func GenerateAuto(ctx context.Context, o AutoOptions) (*Auto, error) {
 	host := strings.TrimSuffix(strings.TrimPrefix(o.Host, "["), "]")
 	if host == "" {
 		return nil, errors.New("auto-TLS: no advertised address to issue the certificate for")
 	}
-	curve, err := lookupCurve(o.Curve)
+	curveName := o.Curve
+	if o.Key != nil {
+		curveName = o.Key.curve
+	}
+	curve, err := lookupCurve(curveName)
 	if err != nil {
 		return nil, fmt.Errorf("auto-TLS: %w", err)
 	}
@@ -98,36 +106,19 @@ func GenerateAuto(o AutoOptions) (*Auto, error) {
 		return nil, fmt.Errorf("auto-TLS: clock skew %s is negative", o.ClockSkew)
 	}
 
-	key, err := ecdsa.GenerateKey(curve.curve, rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("auto-TLS: generate %s key: %w", curve.name, err)
+	var key *ecdsa.PrivateKey
+	if o.Key != nil {
+		key, err = o.Key.wait(ctx)
+	} else {
+		key, err = generateKey(curve)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
-		return nil, fmt.Errorf("auto-TLS: serial number: %w", err)
+		return nil, fmt.Errorf("auto-TLS: %w", err)
 	}
 	t := now()
-	tmpl := &x509.Certificate{
-		SerialNumber:       serial,
-		Subject:            pkix.Name{CommonName: cn},
-		NotBefore:          t.Add(-o.ClockSkew),
-		NotAfter:           t.Add(validity),
-		SignatureAlgorithm: curve.signature,
-	}
-	// The zone of a link-local address (fe80::1%eth0) is not part of
-	// the address a client connects to.
-	if ip := net.ParseIP(strings.SplitN(host, "%", 2)[0]); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	} else {
-		tmpl.DNSNames = []string{host}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, leaf, err := selfSigned(key, curve, cn, host, t.Add(-o.ClockSkew), t.Add(validity))
 	if err != nil {
-		return nil, fmt.Errorf("auto-TLS: create certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("auto-TLS: parse the generated certificate: %w", err)
+		return nil, fmt.Errorf("auto-TLS: %w", err)
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
@@ -139,6 +130,39 @@ func GenerateAuto(o AutoOptions) (*Auto, error) {
 		Leaf:        leaf,
 		keyPEM:      pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
 	}, nil
+}
+
+// selfSigned makes a certificate for host signed by key itself, as IPA's:
+// subject and issuer CN=cn, one subject alternative name (IP address or
+// DNS name), a random 127-bit serial, no extensions beyond that.
+func selfSigned(key *ecdsa.PrivateKey, c curveChoice, cn, host string, notBefore, notAfter time.Time) ([]byte, *x509.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, nil, fmt.Errorf("serial number: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:       serial,
+		Subject:            pkix.Name{CommonName: cn},
+		NotBefore:          notBefore,
+		NotAfter:           notAfter,
+		SignatureAlgorithm: c.signature,
+	}
+	// The zone of a link-local address (fe80::1%eth0) is not part of
+	// the address a client connects to.
+	if ip := net.ParseIP(strings.SplitN(host, "%", 2)[0]); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	} else {
+		tmpl.DNSNames = []string{host}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse the generated certificate: %w", err)
+	}
+	return der, leaf, nil
 }
 
 // WriteFiles stores the pair in dir (created if missing) as agent.crt and

@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/tls"
@@ -35,7 +36,7 @@ func TestGenerateAuto(t *testing.T) {
 			o := tt.opts
 			o.CommonName = "ramdisk-host"
 			o.Now = func() time.Time { return now }
-			a, err := GenerateAuto(o)
+			a, err := GenerateAuto(t.Context(), o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +130,7 @@ func TestGenerateAutoRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := GenerateAuto(tt.opts)
+			_, err := GenerateAuto(t.Context(), tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want one containing %q", err, tt.want)
 			}
@@ -142,7 +143,7 @@ func TestWriteFilesUnwritableDir(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, err := GenerateAuto(AutoOptions{Host: "192.0.2.1"})
+	a, err := GenerateAuto(context.Background(), AutoOptions{Host: "192.0.2.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,11 +157,11 @@ func TestWriteFilesUnwritableDir(t *testing.T) {
 }
 
 func TestGenerateAutoEachCallIsNew(t *testing.T) {
-	a, err := GenerateAuto(AutoOptions{Host: "192.0.2.1"})
+	a, err := GenerateAuto(context.Background(), AutoOptions{Host: "192.0.2.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := GenerateAuto(AutoOptions{Host: "192.0.2.1"})
+	b, err := GenerateAuto(context.Background(), AutoOptions{Host: "192.0.2.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func BenchmarkGenerateAuto(b *testing.B) {
 	for _, curve := range []string{"p256", "p384"} {
 		b.Run(curve, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := GenerateAuto(AutoOptions{Host: "192.0.2.1", Curve: curve, ClockSkew: time.Hour}); err != nil {
+				if _, err := GenerateAuto(context.Background(), AutoOptions{Host: "192.0.2.1", Curve: curve, ClockSkew: time.Hour}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -187,7 +188,7 @@ func BenchmarkGenerateAuto(b *testing.B) {
 // path) into the test's temporary directory; $TMPDIR chooses the file
 // system.
 func BenchmarkWriteFiles(b *testing.B) {
-	a, err := GenerateAuto(AutoOptions{Host: "192.0.2.1"})
+	a, err := GenerateAuto(context.Background(), AutoOptions{Host: "192.0.2.1"})
 	if err != nil {
 		b.Fatal(err)
 	}

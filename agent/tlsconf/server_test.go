@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -32,7 +33,7 @@ func TestParseMinVersion(t *testing.T) {
 // TestServerConfigHandshakes runs real handshakes against ServerConfig
 // with clients that offer more or less than it accepts.
 func TestServerConfigHandshakes(t *testing.T) {
-	a, err := GenerateAuto(AutoOptions{Host: "127.0.0.1"})
+	a, err := GenerateAuto(context.Background(), AutoOptions{Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
