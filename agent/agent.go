@@ -22,6 +22,7 @@ import (
 	"github.com/metalagent/metalagent/agent/config"
 	"github.com/metalagent/metalagent/agent/ironic"
 	"github.com/metalagent/metalagent/agent/pluginhost"
+	"github.com/metalagent/metalagent/agent/tlsconf"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
@@ -34,6 +35,8 @@ type Agent struct {
 	log     hclog.Logger
 	logs    *LogBuffer
 	started time.Time
+	// managers are in-process managers Run adds to its own (tests).
+	managers []pluginhost.Builtin
 }
 
 // New returns an agent for cfg, logging to out (and to an in-memory buffer
@@ -122,9 +125,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	log.Info("metalagent starting", "version", Version, "api_url", a.cfg.APIURL, "standalone", a.cfg.Standalone,
 		"plugin_dirs", a.cfg.PluginDirs, "allowed_disks", a.cfg.AllowedDisks)
 
+	static, err := a.staticTLS()
+	if err != nil {
+		return err
+	}
+	// The auto-TLS key is made while plugins launch (see autoTLS).
+	var autoKey *tlsconf.PendingKey
+	if static == nil && a.cfg.EnableAutoTLS && !a.cfg.Standalone {
+		autoKey = tlsconf.GenerateKeyAsync(a.cfg.TLSCertificateCurve)
+	}
 	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log}
 	deps.Power = func(reboot bool) { a.power(stop, reboot) }
-	host, err := a.StartPlugins(ctx, pluginhost.Builtin{Name: commands.BuiltinName, Manager: commands.Builtin(deps)})
+	builtins := append([]pluginhost.Builtin{{Name: commands.BuiltinName, Manager: commands.Builtin(deps)}}, a.managers...)
+	host, err := a.StartPlugins(ctx, builtins...)
 	if err != nil {
 		return fmt.Errorf("start hardware managers: %w", err)
 	}
@@ -176,21 +189,44 @@ func (a *Agent) Run(ctx context.Context) error {
 	srv.Runner = runner
 	srv.Logger = log.Named("api")
 
+	// TLS as IPA decides it: static if configured, else auto-TLS for the
+	// advertised host when Ironic takes agent_verify_ca, else plain.
+	served := plainAPI
+	if static != nil {
+		served = static
+	}
+	var advertise string
+	if lookup != nil {
+		advertise, err = a.advertiseHost(ctx)
+		if err != nil {
+			return err
+		}
+		a.checkStaticName(served, advertise, log)
+		if static == nil {
+			auto, err := a.autoTLS(ctx, client, advertise, autoKey, log.Named("tls"))
+			if err != nil {
+				return err
+			}
+			if auto != nil {
+				served = auto
+			}
+		}
+	}
+
 	addr := net.JoinHostPort(a.cfg.ListenHost, strconv.Itoa(a.cfg.ListenPort))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	httpSrv := srv.HTTPServer(served.config)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- api.Serve(ctx, httpSrv, func() error { return httpSrv.Serve(ln) }) }()
-	log.Info("stage done", "stage", "API serving", "address", ln.Addr().String(), "since_start", time.Since(a.started).Round(time.Microsecond))
+	go func() { serveErr <- api.Serve(ctx, httpSrv, func() error { return api.ServeOn(httpSrv, ln) }) }()
+	log.Info("stage done", "stage", "API serving", "address", ln.Addr().String(), "tls", served.mode, "since_start", time.Since(a.started).Round(time.Microsecond))
+	go a.writeAutoTLS(served, log.Named("tls"))
 
 	if lookup != nil {
-		callback, err := a.callbackURL(ctx)
-		if err != nil {
-			return err
-		}
+		callback := served.protocol(a.cfg.AdvertiseProtocol, log) + "://" + net.JoinHostPort(advertise, strconv.Itoa(a.cfg.AdvertisePort))
+		verifyCA := served.verifyCA
 		token, _ := a.token(lookup)
 		first := true
 		hb := &ironic.Heartbeater{
@@ -198,7 +234,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			NodeUUID: lookup.Node.UUID,
 			Timeout:  time.Duration(lookup.Config.HeartbeatTimeout * float64(time.Second)),
 			Request: func() ironic.HeartbeatRequest {
-				return ironic.HeartbeatRequest{CallbackURL: callback, AgentToken: token, AgentVersion: Version}
+				return ironic.HeartbeatRequest{CallbackURL: callback, AgentToken: token, AgentVersion: Version, AgentVerifyCA: verifyCA}
 			},
 			OnResult: func(err error) {
 				if err == nil && first {
@@ -217,15 +253,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	log.Info("metalagent stopped")
 	return nil
-}
-
-// callbackURL is the URL Ironic calls the agent at.
-func (a *Agent) callbackURL(ctx context.Context) (string, error) {
-	host, err := a.advertiseHost(ctx)
-	if err != nil {
-		return "", fmt.Errorf("detect the address to advertise (set ipa-advertise-host): %w", err)
-	}
-	return a.cfg.AdvertiseProtocol + "://" + net.JoinHostPort(host, strconv.Itoa(a.cfg.AdvertisePort)), nil
 }
 
 // token is the agent token: the one lookup handed out, else the

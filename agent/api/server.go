@@ -4,7 +4,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -40,10 +40,14 @@ type Server struct {
 	mu            sync.RWMutex
 	token         string
 	tokenRequired bool
+	// resultsLocked is set once a GET of command results carried a
+	// token: from then on they need it (see tokenOK).
+	resultsLocked atomic.Bool
 }
 
-// SetToken sets the agent token; once set (and required), every command
-// must carry it.
+// SetToken sets the agent token handed out by lookup ("" when there was
+// none) and Ironic's agent_token_required. Once a token is known every
+// command must carry it (see tokenOK).
 func (s *Server) SetToken(token string, required bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -58,9 +62,9 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/v1/", s.v1).Methods(http.MethodGet)
 	for _, prefix := range []string{"/v1", ""} {
 		r.HandleFunc(prefix+"/status", s.status).Methods(http.MethodGet)
-		r.HandleFunc(prefix+"/commands/", s.listCommands).Methods(http.MethodGet)
+		r.HandleFunc(prefix+"/commands/", s.guardResults(s.listCommands)).Methods(http.MethodGet)
 		r.HandleFunc(prefix+"/commands/", s.runCommand).Methods(http.MethodPost)
-		r.HandleFunc(prefix+"/commands/{id}", s.getCommand).Methods(http.MethodGet)
+		r.HandleFunc(prefix+"/commands/{id}", s.guardResults(s.getCommand)).Methods(http.MethodGet)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s.fault(w, req, http.StatusNotFound, "404 Not Found: The requested URL was not found on the server.")
@@ -162,21 +166,6 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// checkToken validates the agent_token query parameter in constant time.
-func (s *Server) checkToken(r *http.Request) bool {
-	s.mu.RLock()
-	token, required := s.token, s.tokenRequired
-	s.mu.RUnlock()
-	got := r.URL.Query().Get("agent_token")
-	if token == "" {
-		return !required || got == ""
-	}
-	if got == "" {
-		return !required
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
-}
-
 func (s *Server) runCommand(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
@@ -199,8 +188,7 @@ func (s *Server) runCommand(w http.ResponseWriter, r *http.Request) {
 		s.fault(w, r, http.StatusBadRequest, "Invalid request body: "+detail)
 		return
 	}
-	if !s.checkToken(r) {
-		s.fault(w, r, http.StatusUnauthorized, "401 Unauthorized: Token invalid.")
+	if !s.tokenOK(w, r) {
 		return
 	}
 	res, err := s.Runner.Execute(r.Context(), *req.Name, req.Params, wantWait(r))

@@ -48,10 +48,12 @@ type Config struct {
 	// ListenHost and ListenPort are where the agent's API listens.
 	ListenHost string
 	ListenPort int
-	// ListenTLS, TLSCertFile, TLSKeyFile, EnableAutoTLS,
-	// AutoTLSAllowedClockSkew, TLSMinVersion, TLSCipherSuites and
-	// TLSCertificateCurve are IPA's TLS settings for the agent API (read
-	// only: the API is plain HTTP).
+	// TLS of the agent API. ListenTLS serves it with the operator's
+	// TLSCertFile and TLSKeyFile (IPA's listen_tls); otherwise
+	// EnableAutoTLS generates a certificate when Ironic's API is at least
+	// 1.68, back-dated by AutoTLSAllowedClockSkew, on TLSCertificateCurve,
+	// written to TLSDir. TLSMinVersion is "1.2" or "1.3". TLSCipherSuites
+	// is read only: the API offers a fixed AEAD set.
 	ListenTLS               bool
 	TLSCertFile, TLSKeyFile string
 	EnableAutoTLS           bool
@@ -59,6 +61,7 @@ type Config struct {
 	TLSMinVersion           string
 	TLSCipherSuites         string
 	TLSCertificateCurve     string
+	TLSDir                  string
 	// AdvertiseHost and AdvertisePort go into the heartbeat's callback URL;
 	// an empty AdvertiseHost is detected: NetworkInterface's IPv4 address
 	// if set, else the source address of the route to Ironic, tried
@@ -253,6 +256,9 @@ func (c *Config) finish() error {
 		}
 	}
 	if err := c.checkPluginSettings(); err != nil {
+		return err
+	}
+	if err := c.checkTLSSettings(); err != nil {
 		return err
 	}
 	switch {

@@ -99,7 +99,7 @@ func (o *option) fullUsage() string {
 
 // Reasons of parsed-only options.
 const (
-	noTLSServer    = "the agent API is served over plain HTTP only"
+	noCipherChoice = "the agent API offers a fixed set of AEAD cipher suites (ECDHE with AES-GCM or ChaCha20)"
 	noOutgoingTLS  = "custom CA and client certificates for outgoing HTTPS are not implemented"
 	noInspection   = "inspection is not implemented"
 	noNTP          = "clock synchronisation is not implemented"
@@ -158,22 +158,24 @@ var options = []*option{
 		bind: func(c *Config) value { return stringVar(&c.ListenHost, wildcardAddress(ipv6DisabledFile)) }},
 	{name: "listen_port", kernel: "ipa-listen-port", usage: "port the agent API listens on",
 		bind: func(c *Config) value { return portVar(&c.ListenPort, 9999) }},
-	{name: "listen_tls", usage: "serve the agent API over TLS with --tls-cert-file and --tls-key-file", status: parsedOnly, reason: noTLSServer,
+	{name: "listen_tls", usage: "serve the agent API over TLS with --tls-cert-file and --tls-key-file; the callback URL then defaults to https",
 		bind: func(c *Config) value { return boolVar(&c.ListenTLS, false) }},
-	{name: "tls_cert_file", alias: &iniKey{"ssl", "cert_file"}, newer: true, usage: "certificate of the agent API", status: parsedOnly, reason: noTLSServer,
+	{name: "tls_cert_file", alias: &iniKey{"ssl", "cert_file"}, newer: true, usage: "PEM certificate (then any intermediates) of the agent API, for --listen-tls",
 		bind: func(c *Config) value { return stringVar(&c.TLSCertFile, "") }},
-	{name: "tls_key_file", alias: &iniKey{"ssl", "key_file"}, newer: true, usage: "key of the agent API's certificate", status: parsedOnly, reason: noTLSServer,
+	{name: "tls_key_file", alias: &iniKey{"ssl", "key_file"}, newer: true, usage: "unencrypted PEM private key of --tls-cert-file",
 		bind: func(c *Config) value { return stringVar(&c.TLSKeyFile, "") }},
-	{name: "enable_auto_tls", usage: "generate a self-signed certificate for the agent API when Ironic supports it", status: parsedOnly, reason: noTLSServer,
+	{name: "enable_auto_tls", usage: "without --listen-tls, serve the agent API over TLS with a self-signed certificate sent to Ironic as agent_verify_ca, when Ironic's API is 1.68 or newer",
 		bind: func(c *Config) value { return boolVar(&c.EnableAutoTLS, true) }},
-	{name: "auto_tls_allowed_clock_skew", usage: "seconds the generated certificate is back-dated", status: parsedOnly, reason: noTLSServer,
+	{name: "auto_tls_allowed_clock_skew", usage: "seconds the generated certificate is back-dated, for a conductor whose clock is behind",
 		bind: func(c *Config) value { return secondsVar(&c.AutoTLSAllowedClockSkew, 3600, 0) }},
-	{name: "tls_min_version", kernel: "ipa-tls-min-version", newer: true, usage: "minimum TLS version, 1.2 or 1.3", status: parsedOnly, reason: noTLSServer,
+	{name: "tls_min_version", kernel: "ipa-tls-min-version", newer: true, usage: "minimum TLS version the agent API accepts, 1.2 or 1.3",
 		bind: func(c *Config) value { return choiceVar(&c.TLSMinVersion, "1.2", "1.2", "1.3") }},
-	{name: "tls_cipher_suites", kernel: "ipa-tls-cipher-suites", newer: true, usage: "colon-separated TLS 1.2 cipher suites", status: parsedOnly, reason: noTLSServer,
+	{name: "tls_cipher_suites", kernel: "ipa-tls-cipher-suites", newer: true, usage: "colon-separated TLS 1.2 cipher suites", status: parsedOnly, reason: noCipherChoice,
 		bind: func(c *Config) value { return stringVar(&c.TLSCipherSuites, "") }},
-	{name: "tls_certificate_curve", kernel: "ipa-tls-certificate-curve", newer: true, usage: "curve of the generated certificate: p256, p384 or p521", status: parsedOnly, reason: noTLSServer,
+	{name: "tls_certificate_curve", kernel: "ipa-tls-certificate-curve", newer: true, usage: "curve of the generated certificate: p256 (IPA 9.4's), p384 or p521",
 		bind: func(c *Config) value { return choiceVar(&c.TLSCertificateCurve, "p384", "p256", "p384", "p521") }},
+	{name: "tls_dir", kernel: "metalagent-tls-dir", metalagent: true, usage: "directory auto-TLS writes agent.crt and agent.key to (IPA: /run/ironic-python-agent)",
+		bind: func(c *Config) value { return stringVar(&c.TLSDir, DefaultTLSDir) }},
 	{name: "advertise_host", kernel: "ipa-advertise-host", usage: "host put in the callback URL; detected from the route to Ironic when empty",
 		bind: func(c *Config) value { return stringVar(&c.AdvertiseHost, "") }},
 	{name: "advertise_port", kernel: "ipa-advertise-port", usage: "port put in the callback URL",
@@ -338,7 +340,7 @@ var ignoredGroups = map[string]string{
 	"metrics_statsd":   "metrics settings come from Ironic's lookup answer",
 	"container":        "container steps are not implemented",
 	"mdns":             noMDNS,
-	"ssl":              noTLSServer,
+	"ssl":              "of [ssl], only cert_file and key_file are read",
 }
 
 // optionsByKey finds options by INI key, aliases included.

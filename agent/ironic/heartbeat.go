@@ -33,6 +33,14 @@ func (c *Client) Heartbeat(ctx context.Context, nodeUUID string, hb HeartbeatReq
 	return c.do(ctx, "heartbeat", http.MethodPost, "/v1/heartbeat/"+url.PathEscape(nodeUUID), ver, hb, nil, http.StatusAccepted, http.StatusOK)
 }
 
+// SupportsAutoTLS reports whether Ironic's API takes agent_verify_ca
+// (1.68), the condition of IPA's auto-TLS, and the version it went by.
+// A failed version discovery counts as the minimum version: no.
+func (c *Client) SupportsAutoTLS(ctx context.Context) (bool, string) {
+	v := c.Version(ctx)
+	return !versionLess(v, versionVerifyCA), v
+}
+
 // Heartbeater sends heartbeats in the background: the first at once, then
 // every heartbeat_timeout × a random factor in [0.3, 0.6], and a forced one
 // soon after Force (at least MinForcedGap after the last success). Failures
