@@ -14,7 +14,7 @@ import (
 // genericSteps are steps the generic manager must list (erase_devices is
 // the host's).
 var genericSteps = map[sdk.StepKind][]string{
-	sdk.StepKindClean:  {"erase_devices_metadata"},
+	sdk.StepKindClean:  {"erase_devices_metadata", "erase_devices_express"},
 	sdk.StepKindDeploy: {"erase_devices_metadata"},
 }
 

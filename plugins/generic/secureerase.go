@@ -47,10 +47,20 @@ func secureEraseOptionsOf(n node) (o secureEraseOptions, err error) {
 // overwrite.
 var errSecureErase = errors.New("secure erase failed")
 
-// secureEraseError returns an error wrapping errSecureErase with the
-// message of format and a.
+// secureEraseFailure is a failure of a disk's own erase: errors.Is finds
+// errSecureErase in it; its message is the cause alone.
+type secureEraseFailure struct{ msg string }
+
+// Error returns the cause.
+func (e *secureEraseFailure) Error() string { return e.msg }
+
+// Is makes errors.Is(err, errSecureErase) true.
+func (e *secureEraseFailure) Is(target error) bool { return target == errSecureErase }
+
+// secureEraseError returns a secureEraseFailure with the message of
+// format and a.
 func secureEraseError(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", errSecureErase, fmt.Sprintf(format, a...))
+	return &secureEraseFailure{msg: fmt.Sprintf(format, a...)}
 }
 
 // secureErase has d erase itself as IPA's erase_block_device does before

@@ -10,11 +10,12 @@ import (
 )
 
 // cleanSteps are IPA's generic clean steps that this manager implements,
-// with IPA's default priorities. erase_devices is the host's (its builtin
+// with IPA's default priorities and flags. erase_devices is the host's (its builtin
 // manager dispatches erase_block_device per disk, which this manager
 // implements).
 var cleanSteps = []sdk.Step{
 	{Step: stepEraseMetadata, Priority: 99, Interface: "deploy", Abortable: true},
+	{Step: stepEraseExpress, Priority: 0, Interface: "deploy", Abortable: true},
 }
 
 // deploySteps are IPA's generic deploy steps that this manager implements.
@@ -38,9 +39,9 @@ func (m *Manager) Steps(ctx context.Context, req sdk.StepsRequest) ([]sdk.Step, 
 
 func clone(steps []sdk.Step) []sdk.Step { return append([]sdk.Step(nil), steps...) }
 
-// Execute runs erase_devices_metadata, whether asked as a clean, deploy or
-// service step or as a hardware method: like IPA, the manager dispatches
-// by name. It takes no arguments. It also answers the hardware methods
+// Execute runs erase_devices_metadata and erase_devices_express, whether
+// asked as a clean, deploy or service step or as a hardware method: like
+// IPA, the manager dispatches by name. They take no arguments. It also answers the hardware methods
 // erase_block_device (one argument, block_device: see eraseBlockDevice),
 // get_os_install_device (see osInstallDevice), whose only argument, IPA's
 // permit_refresh, is accepted and ignored: refreshing the node is the
@@ -55,6 +56,8 @@ func (m *Manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.Raw
 	switch req.Method {
 	case stepEraseMetadata:
 		run = m.eraseDevicesMetadata
+	case stepEraseExpress:
+		run = m.eraseDevicesExpress
 	case methodEraseBlockDevice:
 		// The host sends the kind of the erase_devices step that asks.
 		run = func(ctx context.Context, n node) (json.RawMessage, error) {
