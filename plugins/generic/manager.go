@@ -68,6 +68,10 @@ type system struct {
 	// tools runs external programs (nvme, hdparm, smartctl); nil means
 	// none is installed (the test fixtures).
 	tools tool.Runner
+	// mountPstore and unmountPstore mount and unmount the pstore file
+	// system on a directory; nil means it cannot be mounted (the test
+	// fixtures).
+	mountPstore, unmountPstore func(dir string) error
 }
 
 // liveSystem reads the running machine.
@@ -84,6 +88,9 @@ func liveSystem() system {
 		pciIDs:   systemPCIIDs,
 		lldp:     collectLLDP,
 		tools:    tool.Exec{},
+
+		mountPstore:   mountPstore,
+		unmountPstore: unmountPstore,
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 var cleanSteps = []sdk.Step{
 	{Step: stepEraseMetadata, Priority: 99, Interface: "deploy", Abortable: true},
 	{Step: stepEraseExpress, Priority: 0, Interface: "deploy", Abortable: true},
+	{Step: stepErasePstore, Priority: 0, Interface: "deploy", Abortable: true},
 }
 
 // deploySteps are IPA's generic deploy steps that this manager implements.
@@ -39,10 +40,11 @@ func (m *Manager) Steps(ctx context.Context, req sdk.StepsRequest) ([]sdk.Step, 
 
 func clone(steps []sdk.Step) []sdk.Step { return append([]sdk.Step(nil), steps...) }
 
-// Execute runs erase_devices_metadata and erase_devices_express, whether
-// asked as a clean, deploy or service step or as a hardware method: like
-// IPA, the manager dispatches by name. They take no arguments. It also answers the hardware methods
-// erase_block_device (one argument, block_device: see eraseBlockDevice),
+// Execute runs the steps erase_devices_metadata, erase_devices_express
+// and erase_pstore, whether asked as a clean, deploy or service step or as
+// a hardware method: like IPA, the manager dispatches by name. They take
+// no arguments. It also answers the hardware methods erase_block_device
+// (one argument, block_device: see eraseBlockDevice),
 // get_os_install_device (see osInstallDevice), whose only argument, IPA's
 // permit_refresh, is accepted and ignored: refreshing the node is the
 // host's work, and collect_system_logs (no arguments), which answers
@@ -58,6 +60,8 @@ func (m *Manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.Raw
 		run = m.eraseDevicesMetadata
 	case stepEraseExpress:
 		run = m.eraseDevicesExpress
+	case stepErasePstore:
+		run = m.erasePstore
 	case methodEraseBlockDevice:
 		// The host sends the kind of the erase_devices step that asks.
 		run = func(ctx context.Context, n node) (json.RawMessage, error) {

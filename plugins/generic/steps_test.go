@@ -39,7 +39,8 @@ func TestSteps(t *testing.T) {
 	}{
 		{sdk.StepKindClean, `[
 			{"step":"erase_devices_metadata","priority":99,"interface":"deploy","reboot_requested":false,"abortable":true},
-			{"step":"erase_devices_express","priority":0,"interface":"deploy","reboot_requested":false,"abortable":true}]`, false},
+			{"step":"erase_devices_express","priority":0,"interface":"deploy","reboot_requested":false,"abortable":true},
+			{"step":"erase_pstore","priority":0,"interface":"deploy","reboot_requested":false,"abortable":true}]`, false},
 		{sdk.StepKindDeploy, `[{"step":"erase_devices_metadata","priority":0,"interface":"deploy","reboot_requested":false,"abortable":false}]`, false},
 		{sdk.StepKindService, `[]`, false},
 		{"rescue", ``, true},
@@ -79,6 +80,7 @@ func TestExecuteRejects(t *testing.T) {
 		{"arguments", sdk.ExecuteRequest{Method: "erase_devices_metadata", Args: json.RawMessage(`{"force": true}`)}, sdk.ErrInvalidArgument},
 		{"express arguments", sdk.ExecuteRequest{Method: "erase_devices_express", Kind: sdk.StepKindClean, Args: json.RawMessage(`{"force": true}`)}, sdk.ErrInvalidArgument},
 		{"express bad setting", sdk.ExecuteRequest{Method: "erase_devices_express", Kind: sdk.StepKindClean, Node: json.RawMessage(`{"driver_internal_info": {"agent_enable_nvme_secure_erase": "maybe"}}`)}, sdk.ErrInvalidArgument},
+		{"erase_pstore arguments", sdk.ExecuteRequest{Method: "erase_pstore", Kind: sdk.StepKindClean, Args: json.RawMessage(`{"path": "/"}`)}, sdk.ErrInvalidArgument},
 		{"express bad skip list", sdk.ExecuteRequest{Method: "erase_devices_express", Kind: sdk.StepKindClean, Node: json.RawMessage(`{"properties": {"skip_block_devices": [{"colour": "red"}]}}`)}, sdk.ErrInvalidArgument},
 		{"erase_devices is the host's", sdk.ExecuteRequest{Method: "erase_devices", Kind: sdk.StepKindClean}, sdk.ErrNotSupported},
 		{"arguments not an object", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`[1]`)}, sdk.ErrInvalidArgument},
