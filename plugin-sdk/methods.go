@@ -26,7 +26,9 @@ const (
 	// inventory lists it, a BlockDevice object>}; Node is the node, whose
 	// driver_internal_info carries IPA's erase settings
 	// (agent_erase_devices_iterations, agent_erase_devices_zeroize,
-	// agent_erase_skip_read_only). The result is any JSON value (IPA's
+	// agent_erase_skip_read_only, agent_enable_nvme_secure_erase,
+	// agent_enable_ata_secure_erase,
+	// agent_continue_if_secure_erase_failed). The result is any JSON value (IPA's
 	// generic manager answers null); erase_devices reports it under the
 	// disk's name. Failures should have the class "BlockDeviceEraseError"
 	// (or "ProtectedDeviceError" for a disk that must not be touched).

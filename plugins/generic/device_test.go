@@ -221,6 +221,7 @@ func eraseBlockDeviceReq(dev, info string) sdk.ExecuteRequest {
 func eraseRequests(dev string) map[string]sdk.ExecuteRequest {
 	return map[string]sdk.ExecuteRequest{
 		stepEraseMetadata:          {Method: stepEraseMetadata, Kind: sdk.StepKindClean},
+		stepEraseExpress:           {Method: stepEraseExpress, Kind: sdk.StepKindClean},
 		sdk.MethodEraseBlockDevice: eraseBlockDeviceReq(dev, `{}`),
 	}
 }

@@ -58,7 +58,6 @@ func (m *Manager) candidates(ctx context.Context, log hclog.Logger, n node) ([]d
 // whole step with ProtectedDeviceError. Disks that cannot be checked are
 // returned as failures and must not be written.
 func (m *Manager) refuseInUse(log hclog.Logger, step string, disks []disk) (ok []disk, failures map[string]error, err error) {
-	checker := m.checker()
 	byName := make(map[string]disk, len(disks))
 	names := make([]string, 0, len(disks))
 	for _, d := range disks {
@@ -66,7 +65,7 @@ func (m *Manager) refuseInUse(log hclog.Logger, step string, disks []disk) (ok [
 		names = append(names, d.Name)
 	}
 	okNames, failures, err := blockdev.CheckAll(log, step, names, func(name string) error {
-		return checker.CheckNotInUse(m.sys.devNode(byName[name].kname))
+		return m.inUse(m.sys.devNode(byName[name].kname))
 	})
 	if err != nil {
 		return nil, nil, err

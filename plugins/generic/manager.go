@@ -12,6 +12,7 @@ import (
 
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 	"github.com/metalagent/metalagent/plugin-sdk/blockdev"
+	"github.com/metalagent/metalagent/plugin-sdk/tool"
 )
 
 // Name and Version are what IPA's GenericHardwareManager reports from
@@ -29,6 +30,10 @@ type Manager struct {
 	sys  system
 	log  hclog.Logger
 	open func(path string) (*os.File, error)
+	// inUse returns a ProtectedDeviceError when the device node is in use
+	// (blockdev.Checker.CheckNotInUse on the system's roots); tests of
+	// disks that are not real replace it.
+	inUse func(dev string) error
 
 	mu  sync.RWMutex
 	cfg config
@@ -62,6 +67,13 @@ type system struct {
 	lldp lldpCollector
 	// openBMC opens the IPMI device found under devRoot (see bmc.go).
 	openBMC bmcOpener
+	// tools runs external programs (nvme, hdparm, smartctl); nil means
+	// none is installed (the test fixtures).
+	tools tool.Runner
+	// mountPstore and unmountPstore mount and unmount the pstore file
+	// system on a directory; nil means it cannot be mounted (the test
+	// fixtures).
+	mountPstore, unmountPstore func(dir string) error
 }
 
 // liveSystem reads the running machine.
@@ -78,6 +90,10 @@ func liveSystem() system {
 		pciIDs:   systemPCIIDs,
 		lldp:     collectLLDP,
 		openBMC:  openIPMI,
+		tools:    tool.Exec{},
+
+		mountPstore:   mountPstore,
+		unmountPstore: unmountPstore,
 	}
 }
 
@@ -88,7 +104,9 @@ func New() *Manager {
 }
 
 func newManager(s system, log hclog.Logger) *Manager {
-	return &Manager{sys: s, log: log, open: openForWrite}
+	m := &Manager{sys: s, log: log, open: openForWrite}
+	m.inUse = m.checker().CheckNotInUse
+	return m
 }
 
 // EvaluateHardwareSupport keeps the operator's disk allow-list and BOOTIF
@@ -146,4 +164,15 @@ func interfaceAddrs(ifname string) ([]net.Addr, error) {
 		return nil, err
 	}
 	return ifc.Addrs()
+}
+
+// run runs an external program through the system's tool.Runner, logging
+// the command line at debug level; without a runner (the test fixtures)
+// every program is missing. Callers log failures.
+func (m *Manager) run(ctx context.Context, log hclog.Logger, name string, args ...string) ([]byte, error) {
+	log.Debug("running tool", "command", tool.CommandLine(name, args...))
+	if m.sys.tools == nil {
+		return nil, &tool.MissingError{Name: name}
+	}
+	return m.sys.tools.Run(ctx, name, args...)
 }

@@ -49,14 +49,18 @@ func overwriteOptionsOf(n node) (o overwriteOptions, err error) {
 	return o, err
 }
 
-// eraseBlockDevice is IPA's erase_block_device for one disk, with the
-// shred fallback of IPA's generic manager: agent_erase_devices_iterations
-// passes of pseudo-random data, then a pass of zeros when
-// agent_erase_devices_zeroize is set. The host's erase_devices step calls
-// it once per disk (the skip list and the in-use check of all disks are
-// the host's); the manager still refuses a disk outside the allow-list,
-// a disk it does not know and a disk in use. The virtual-media disk is
-// left alone. The result is null, as IPA's.
+// eraseBlockDevice is IPA's erase_block_device for one disk, in IPA's
+// order: the virtual-media disk and md RAID members are left alone, a
+// read-only disk is skipped or refused, then the disk erases itself when
+// it can (NVMe format, ATA security erase: see secureErase), and
+// otherwise it is overwritten as IPA's shred does:
+// agent_erase_devices_iterations passes of pseudo-random data, then a
+// pass of zeros when agent_erase_devices_zeroize is set. The host's
+// erase_devices step calls it once per disk (the skip list and the in-use
+// check of all disks are the host's); the manager still refuses a disk
+// outside the allow-list, a disk it does not know and, before anything
+// is written or any erase command sent, a disk in use. The result is
+// null, as IPA's.
 func (m *Manager) eraseBlockDevice(ctx context.Context, args json.RawMessage, n node) (json.RawMessage, error) {
 	var a struct {
 		BlockDevice *struct {
@@ -77,6 +81,10 @@ func (m *Manager) eraseBlockDevice(ctx context.Context, args json.RawMessage, n 
 	if err != nil {
 		return nil, err
 	}
+	secure, err := secureEraseOptionsOf(n)
+	if err != nil {
+		return nil, err
+	}
 	allow := m.config().allow
 	if !allow.Allows(name) {
 		log.Error("refusing to erase a device outside the allow-list")
@@ -90,6 +98,14 @@ func (m *Manager) eraseBlockDevice(ctx context.Context, args json.RawMessage, n 
 		log.Info("skipping virtual media device")
 		return json.RawMessage("null"), nil
 	}
+	member, why, err := m.raidMember(d)
+	if err != nil {
+		log.Debug("could not look for md superblocks; judged by sysfs and udev only", "error", err)
+	}
+	if member {
+		log.Warn("skipping RAID member device, as IPA does: its data is not erased here", "reason", why)
+		return json.RawMessage("null"), nil
+	}
 	if d.readOnly {
 		if opts.skipReadOnly {
 			log.Info("skipping read-only device")
@@ -97,12 +113,19 @@ func (m *Manager) eraseBlockDevice(ctx context.Context, args json.RawMessage, n 
 		}
 		return nil, sdk.HardwareError("BlockDeviceEraseError", "cannot erase %s: the device is flagged read-only", d.Name)
 	}
-	if err := m.checker().CheckNotInUse(m.sys.devNode(d.kname)); err != nil {
+	if err := m.inUse(m.sys.devNode(d.kname)); err != nil {
 		log.Error("refusing to erase", "error", err)
 		if sdk.TypeOf(err) != "" {
 			return nil, err
 		}
 		return nil, sdk.HardwareError("BlockDeviceEraseError", "cannot erase %s: check whether in use: %v", d.Name, err)
+	}
+	done, err := m.secureErase(ctx, log, d, secure)
+	if err != nil {
+		return nil, err
+	}
+	if done {
+		return json.RawMessage("null"), nil
 	}
 	if err := m.overwrite(ctx, log, d, opts); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {

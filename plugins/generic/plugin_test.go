@@ -52,7 +52,7 @@ func TestThroughPlugin(t *testing.T) {
 	}
 
 	steps, err := hm.Steps(ctx, sdk.StepsRequest{Kind: sdk.StepKindClean})
-	if err != nil || len(steps) != 1 || steps[0].Step != "erase_devices_metadata" || steps[0].Priority != 99 || !steps[0].Abortable {
+	if err != nil || len(steps) != len(cleanSteps) || steps[0].Step != "erase_devices_metadata" || steps[0].Priority != 99 || !steps[0].Abortable {
 		t.Errorf("clean steps = %+v, %v", steps, err)
 	}
 

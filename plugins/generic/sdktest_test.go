@@ -14,7 +14,7 @@ import (
 // genericSteps are steps the generic manager must list (erase_devices is
 // the host's).
 var genericSteps = map[sdk.StepKind][]string{
-	sdk.StepKindClean:  {"erase_devices_metadata"},
+	sdk.StepKindClean:  {"erase_devices_metadata", "erase_devices_express", "erase_pstore"},
 	sdk.StepKindDeploy: {"erase_devices_metadata"},
 }
 
@@ -34,6 +34,8 @@ func TestConformance(t *testing.T) {
 		SafeSteps: []sdktest.SafeStep{
 			{Method: sdk.MethodCollectSystemLogs},
 			{Method: sdk.MethodGetOSInstallDevice},
+			// The fixture has no pstore and cannot mount one.
+			{Method: "erase_pstore", Kind: sdk.StepKindClean},
 		},
 	})
 }

@@ -10,11 +10,13 @@ import (
 )
 
 // cleanSteps are IPA's generic clean steps that this manager implements,
-// with IPA's default priorities. erase_devices is the host's (its builtin
+// with IPA's default priorities and flags. erase_devices is the host's (its builtin
 // manager dispatches erase_block_device per disk, which this manager
 // implements).
 var cleanSteps = []sdk.Step{
 	{Step: stepEraseMetadata, Priority: 99, Interface: "deploy", Abortable: true},
+	{Step: stepEraseExpress, Priority: 0, Interface: "deploy", Abortable: true},
+	{Step: stepErasePstore, Priority: 0, Interface: "deploy", Abortable: true},
 }
 
 // deploySteps are IPA's generic deploy steps that this manager implements.
@@ -38,10 +40,11 @@ func (m *Manager) Steps(ctx context.Context, req sdk.StepsRequest) ([]sdk.Step, 
 
 func clone(steps []sdk.Step) []sdk.Step { return append([]sdk.Step(nil), steps...) }
 
-// Execute runs erase_devices_metadata, whether asked as a clean, deploy or
-// service step or as a hardware method: like IPA, the manager dispatches
-// by name. It takes no arguments. It also answers the hardware methods
-// erase_block_device (one argument, block_device: see eraseBlockDevice),
+// Execute runs the steps erase_devices_metadata, erase_devices_express
+// and erase_pstore, whether asked as a clean, deploy or service step or as
+// a hardware method: like IPA, the manager dispatches by name. They take
+// no arguments. It also answers the hardware methods erase_block_device
+// (one argument, block_device: see eraseBlockDevice),
 // get_os_install_device (see osInstallDevice), whose only argument, IPA's
 // permit_refresh, is accepted and ignored: refreshing the node is the
 // host's work, and collect_system_logs (no arguments), which answers
@@ -55,6 +58,10 @@ func (m *Manager) Execute(ctx context.Context, req sdk.ExecuteRequest) (json.Raw
 	switch req.Method {
 	case stepEraseMetadata:
 		run = m.eraseDevicesMetadata
+	case stepEraseExpress:
+		run = m.eraseDevicesExpress
+	case stepErasePstore:
+		run = m.erasePstore
 	case methodEraseBlockDevice:
 		// The host sends the kind of the erase_devices step that asks.
 		run = func(ctx context.Context, n node) (json.RawMessage, error) {

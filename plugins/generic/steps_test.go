@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugin-sdk/tool/tooltest"
 )
 
 func TestVersionAndSupport(t *testing.T) {
@@ -37,7 +38,9 @@ func TestSteps(t *testing.T) {
 		wantErr bool
 	}{
 		{sdk.StepKindClean, `[
-			{"step":"erase_devices_metadata","priority":99,"interface":"deploy","reboot_requested":false,"abortable":true}]`, false},
+			{"step":"erase_devices_metadata","priority":99,"interface":"deploy","reboot_requested":false,"abortable":true},
+			{"step":"erase_devices_express","priority":0,"interface":"deploy","reboot_requested":false,"abortable":true},
+			{"step":"erase_pstore","priority":0,"interface":"deploy","reboot_requested":false,"abortable":true}]`, false},
 		{sdk.StepKindDeploy, `[{"step":"erase_devices_metadata","priority":0,"interface":"deploy","reboot_requested":false,"abortable":false}]`, false},
 		{sdk.StepKindService, `[]`, false},
 		{"rescue", ``, true},
@@ -75,6 +78,10 @@ func TestExecuteRejects(t *testing.T) {
 		{"unknown method", sdk.ExecuteRequest{Method: "burnin_cpu", Kind: sdk.StepKindClean}, sdk.ErrNotSupported},
 		{"other hardware method", sdk.ExecuteRequest{Method: "get_bmc_address"}, sdk.ErrNotSupported},
 		{"arguments", sdk.ExecuteRequest{Method: "erase_devices_metadata", Args: json.RawMessage(`{"force": true}`)}, sdk.ErrInvalidArgument},
+		{"express arguments", sdk.ExecuteRequest{Method: "erase_devices_express", Kind: sdk.StepKindClean, Args: json.RawMessage(`{"force": true}`)}, sdk.ErrInvalidArgument},
+		{"express bad setting", sdk.ExecuteRequest{Method: "erase_devices_express", Kind: sdk.StepKindClean, Node: json.RawMessage(`{"driver_internal_info": {"agent_enable_nvme_secure_erase": "maybe"}}`)}, sdk.ErrInvalidArgument},
+		{"erase_pstore arguments", sdk.ExecuteRequest{Method: "erase_pstore", Kind: sdk.StepKindClean, Args: json.RawMessage(`{"path": "/"}`)}, sdk.ErrInvalidArgument},
+		{"express bad skip list", sdk.ExecuteRequest{Method: "erase_devices_express", Kind: sdk.StepKindClean, Node: json.RawMessage(`{"properties": {"skip_block_devices": [{"colour": "red"}]}}`)}, sdk.ErrInvalidArgument},
 		{"erase_devices is the host's", sdk.ExecuteRequest{Method: "erase_devices", Kind: sdk.StepKindClean}, sdk.ErrNotSupported},
 		{"arguments not an object", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`[1]`)}, sdk.ErrInvalidArgument},
 		{"erase_block_device without a disk", sdk.ExecuteRequest{Method: "erase_block_device", Args: json.RawMessage(`{}`)}, sdk.ErrInvalidArgument},
@@ -176,13 +183,17 @@ func TestEraseFixtureNeverWrites(t *testing.T) {
 		t.Errorf("opened %s for writing", path)
 		return nil, errors.New("no")
 	}
-	_, err := m.Execute(context.Background(), sdk.ExecuteRequest{Method: stepEraseMetadata, Kind: sdk.StepKindClean})
-	if sdk.TypeOf(err) != "BlockDeviceEraseError" {
-		t.Fatalf("%s: error %v (%s), want BlockDeviceEraseError", stepEraseMetadata, err, sdk.TypeOf(err))
-	}
-	for _, dev := range []string{"/dev/sda", "/dev/nvme0n1"} {
-		if !strings.Contains(err.Error(), dev) {
-			t.Errorf("%s: error does not name %s: %v", stepEraseMetadata, dev, err)
+	runner := tooltest.New(t, nil)
+	m.sys.tools = runner
+	for _, step := range []string{stepEraseMetadata, stepEraseExpress} {
+		_, err := m.Execute(context.Background(), sdk.ExecuteRequest{Method: step, Kind: sdk.StepKindClean})
+		if sdk.TypeOf(err) != "BlockDeviceEraseError" {
+			t.Fatalf("%s: error %v (%s), want BlockDeviceEraseError", step, err, sdk.TypeOf(err))
+		}
+		for _, dev := range []string{"/dev/sda", "/dev/nvme0n1"} {
+			if !strings.Contains(err.Error(), dev) || !strings.Contains(err.Error(), "check whether in use") {
+				t.Errorf("%s: error does not say %s could not be checked: %v", step, dev, err)
+			}
 		}
 	}
 	for _, dev := range []string{"/dev/sda", "/dev/nvme0n1", "/dev/sdz"} {
