@@ -112,8 +112,9 @@ func (c *inventoryCache) boot(s system, bootIF string) *sdk.BootInfo {
 	return b
 }
 
-// disks lists the whole disks as system.disks does, with each disk's
-// identity kept from an earlier call while it is still valid.
+// disks lists the machine's whole disks as IPA's inventory reports them
+// (see wholeDisks), each disk's identity kept from an earlier call while it
+// is still valid.
 func (c *inventoryCache) disks(ctx context.Context, s system, allow blockdev.AllowList) ([]sdk.BlockDevice, error) {
 	ds, err := s.listDisks(ctx, allow, c.identities.reader(s))
 	if err != nil {

@@ -27,19 +27,6 @@ type disk struct {
 // does not handle (device-mapper and md devices).
 var skippedPrefixes = []string{"ram", "zram", "fd", "sr", "dm-", "md"}
 
-// disks lists the machine's whole disks as IPA's inventory reports them.
-func (s system) disks(ctx context.Context, allow blockdev.AllowList) ([]sdk.BlockDevice, error) {
-	ds, err := s.wholeDisks(ctx, allow)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]sdk.BlockDevice, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, d.BlockDevice)
-	}
-	return out, nil
-}
-
 // wholeDisks lists the entries of /sys/class/block that are whole disks
 // with a size: partitions, hidden devices, optical drives and the
 // skippedPrefixes are left out, loop devices count only when the allow-list
