@@ -75,9 +75,11 @@ test: vet generate-check e2e-deps unit e2e
 ## demo: install, build and run the whole rig end to end, printing each phase
 demo: e2e
 
-## bench: start-up, plugin-launch and rig figures (see docs/benchmarks.md)
+## bench: start-up, plugin-launch, inventory, disk-erase and rig figures
+##        (see docs/benchmarks.md); the disk figures need root and losetup
 bench: build e2e-deps
-	$(GO) test -tags bench -run '^$$' -bench . -benchtime 40x ./test/bench/
+	$(GO) test -tags bench -run '^$$' -bench 'StartToAPIReady|Launch|Dispatch|IdleMemory|Inventory' -benchtime 40x ./test/bench/
+	$(GO) test -tags bench -run '^$$' -bench 'EraseDevicesMetadata|Overwrite' -benchtime 5x ./test/bench/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./agent/pluginhost/
 	METALAGENT_E2E_REQUIRE=1 $(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/ | grep -E 'FIGURE|^PHASE|^[a-z0-9-]+ +(PASS|FAIL) |^total '
 

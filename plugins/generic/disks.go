@@ -27,24 +27,21 @@ type disk struct {
 // does not handle (device-mapper and md devices).
 var skippedPrefixes = []string{"ram", "zram", "fd", "sr", "dm-", "md"}
 
-// disks lists the machine's whole disks as IPA's inventory reports them.
-func (s system) disks(ctx context.Context, allow blockdev.AllowList) ([]sdk.BlockDevice, error) {
-	ds, err := s.wholeDisks(ctx, allow)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]sdk.BlockDevice, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, d.BlockDevice)
-	}
-	return out, nil
-}
-
 // wholeDisks lists the entries of /sys/class/block that are whole disks
 // with a size: partitions, hidden devices, optical drives and the
 // skippedPrefixes are left out, loop devices count only when the allow-list
 // is in effect, and with an allow-list only the listed devices count.
 func (s system) wholeDisks(ctx context.Context, allow blockdev.AllowList) ([]disk, error) {
+	return s.listDisks(ctx, allow, s.diskIdentity)
+}
+
+// identityFunc returns the identity of the disk with kernel name kname and
+// device number devID ("major:minor").
+type identityFunc func(kname, devID string) diskIdentity
+
+// listDisks is wholeDisks with the disks' identity taken from identity,
+// which may keep it from an earlier call (the inventory's cache).
+func (s system) listDisks(ctx context.Context, allow blockdev.AllowList, identity identityFunc) ([]disk, error) {
 	dir := filepath.Join(s.sysRoot, "class", "block")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -64,7 +61,7 @@ func (s system) wholeDisks(ctx context.Context, allow blockdev.AllowList) ([]dis
 		if !s.isWholeDisk(name, allow) {
 			continue
 		}
-		d, ok, err := s.blockDevice(name)
+		d, ok, err := s.blockDevice(name, identity)
 		if err != nil {
 			return nil, err
 		}
@@ -99,9 +96,11 @@ func (s system) isWholeDisk(name string, allow blockdev.AllowList) bool {
 	return allow.Allows(devPath(name))
 }
 
-// blockDevice builds the inventory entry of disk name; ok is false for a
-// disk of size 0 (an empty loop device, a card reader without a card).
-func (s system) blockDevice(name string) (d disk, ok bool, err error) {
+// blockDevice builds the inventory entry of disk name, its identity from
+// identity; ok is false for a disk of size 0 (an empty loop device, a card
+// reader without a card). Size, rotational and read-only are read here on
+// every call.
+func (s system) blockDevice(name string, identity identityFunc) (d disk, ok bool, err error) {
 	base := filepath.Join(s.sysRoot, "class", "block", name)
 	sectors, err := readInt(filepath.Join(base, "size"))
 	if err != nil {
@@ -111,28 +110,54 @@ func (s system) blockDevice(name string) (d disk, ok bool, err error) {
 		return disk{}, false, nil
 	}
 	devID, _ := readString(filepath.Join(base, "dev"))
-	props := s.udevProperties(devID)
+	id := identity(name, devID)
 	rota, _ := readString(filepath.Join(base, "queue", "rotational"))
 	ro, _ := readString(filepath.Join(base, "ro"))
 
 	bd := sdk.BlockDevice{
 		Name:               devPath(name),
-		Model:              diskModel(base, props),
+		Model:              id.model,
 		Size:               sectors * 512,
 		Rotational:         rota == "1",
-		Vendor:             readOptional(filepath.Join(base, "device", "vendor")),
-		Serial:             firstProperty(props, "ID_SCSI_SERIAL", "ID_SERIAL_SHORT", "ID_SERIAL"),
-		WWN:                firstProperty(props, "ID_WWN"),
-		WWNWithExtension:   firstProperty(props, "ID_WWN_WITH_EXTENSION"),
-		WWNVendorExtension: firstProperty(props, "ID_WWN_VENDOR_EXTENSION"),
-		HCTL:               firstEntry(filepath.Join(base, "device", "scsi_device")),
-		ByPath:             s.byPath(name),
-	}
-	if bd.Serial == nil {
-		// lsblk falls back to the device's own serial attribute (NVMe).
-		bd.Serial = readOptional(filepath.Join(base, "device", "serial"))
+		Vendor:             id.vendor,
+		Serial:             id.serial,
+		WWN:                id.wwn,
+		WWNWithExtension:   id.wwnWithExtension,
+		WWNVendorExtension: id.wwnVendorExtension,
+		HCTL:               id.hctl,
+		ByPath:             id.byPath,
 	}
 	return disk{BlockDevice: bd, kname: name, readOnly: ro == "1"}, true, nil
+}
+
+// diskIdentity is what names a disk and stays as long as the kernel's
+// device does: model, vendor, serial, WWNs, SCSI address and by-path link.
+type diskIdentity struct {
+	model, vendor, serial                     *string
+	wwn, wwnWithExtension, wwnVendorExtension *string
+	hctl, byPath                              *string
+}
+
+// diskIdentity reads the identity of the disk kname, whose device number
+// is devID, from sysfs, the udev database and /dev/disk/by-path.
+func (s system) diskIdentity(kname, devID string) diskIdentity {
+	base := filepath.Join(s.sysRoot, "class", "block", kname)
+	props := s.udevProperties(devID)
+	id := diskIdentity{
+		model:              diskModel(base, props),
+		vendor:             readOptional(filepath.Join(base, "device", "vendor")),
+		serial:             firstProperty(props, "ID_SCSI_SERIAL", "ID_SERIAL_SHORT", "ID_SERIAL"),
+		wwn:                firstProperty(props, "ID_WWN"),
+		wwnWithExtension:   firstProperty(props, "ID_WWN_WITH_EXTENSION"),
+		wwnVendorExtension: firstProperty(props, "ID_WWN_VENDOR_EXTENSION"),
+		hctl:               firstEntry(filepath.Join(base, "device", "scsi_device")),
+		byPath:             s.byPath(kname),
+	}
+	if id.serial == nil {
+		// lsblk falls back to the device's own serial attribute (NVMe).
+		id.serial = readOptional(filepath.Join(base, "device", "serial"))
+	}
+	return id
 }
 
 // diskModel returns the model as lsblk's MODEL column gives it: udev's

@@ -24,15 +24,15 @@ func (m *Manager) Inventory(ctx context.Context) (*sdk.Inventory, error) {
 			finishLLDP = m.startLLDP(ctx, cfg.lldp, inv.Interfaces)
 			return
 		}},
-		{"cpu", func() (err error) { inv.CPU, err = m.sys.cpu(); return }},
-		{"disks", func() (err error) { inv.Disks, err = m.sys.disks(ctx, cfg.allow); return }},
-		{"memory", func() (err error) { inv.Memory, err = m.sys.memory(m.log); return }},
+		{"cpu", func() (err error) { inv.CPU, err = m.cache.cpu(m.sys); return }},
+		{"disks", func() (err error) { inv.Disks, err = m.cache.disks(ctx, m.sys, cfg.allow); return }},
+		{"memory", func() (err error) { inv.Memory, err = m.cache.memory(m.sys, m.log); return }},
 		{"bmc", func() error {
 			inv.BMCAddress, inv.BMCV6Address, inv.BMCMAC = m.sys.bmc(ctx, m.log)
 			return nil
 		}},
-		{"system_vendor", func() (err error) { inv.SystemVendor, err = m.sys.systemVendor(m.log); return }},
-		{"boot", func() error { inv.Boot = m.sys.boot(cfg.bootIF); return nil }},
+		{"system_vendor", func() (err error) { inv.SystemVendor, err = m.cache.systemVendor(m.sys, m.log); return }},
+		{"boot", func() error { inv.Boot = m.cache.boot(m.sys, cfg.bootIF); return nil }},
 		{"hostname", func() error {
 			h, err := m.sys.hostname()
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -208,26 +209,111 @@ func lldpWait(ctx context.Context, timeout time.Duration) time.Duration {
 
 // lldpCache holds the LLDP data collected once for the process, as IPA
 // keeps its lldp_data: the inventory may be asked for several times, and
-// each collection takes up to the timeout.
+// each collection takes up to the timeout. At most one collection runs at
+// a time: an inventory that asks while one is under way waits for it and
+// gets its result, rather than listening again. The collection runs on a
+// context of its own, not on the caller's: it goes on while any caller
+// still waits for it, and is cancelled, and its partial result dropped,
+// once the last one has stopped waiting. Safe for concurrent use; the zero
+// value is ready.
 type lldpCache struct {
 	mu   sync.Mutex
 	done bool
 	data map[string][]sdk.LLDPTLV
+	// run is the collection under way, or nil.
+	run *lldpRun
 }
 
-// get returns the cached data, collecting it with collect on names first
-// if needed. A collection cut short because ctx ended is not kept.
+// lldpRun is one collection and the callers waiting for it.
+type lldpRun struct {
+	// finished is closed when the collection has returned; data is set
+	// before.
+	finished chan struct{}
+	data     map[string][]sdk.LLDPTLV
+	// waiters counts the callers still waiting (guarded by lldpCache.mu);
+	// cancel ends the collection when none is left.
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// get returns the kept data; else it waits for the collection under way,
+// or starts one with collect on names, listening for timeout (kept under
+// ctx's deadline, see lldpWait). A caller that cannot wait any longer
+// (ctx ends, or its deadline is too near for the collection's end) gets
+// nil, as if no interface could be listened on. A collection cut short
+// because no caller was left is not kept.
 func (c *lldpCache) get(ctx context.Context, collect lldpCollector, names []string, timeout time.Duration, log hclog.Logger) map[string][]sdk.LLDPTLV {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.done {
+		defer c.mu.Unlock()
 		return c.data
 	}
-	data := collect(ctx, names, lldpWait(ctx, timeout), log)
-	if ctx.Err() == nil {
-		c.data, c.done = data, true
+	r, joined := c.run, c.run != nil
+	if !joined {
+		r = c.start(ctx, collect, names, lldpWait(ctx, timeout), log)
 	}
-	return data
+	r.waiters++
+	c.mu.Unlock()
+
+	// A caller that started the collection chose its length to fit its
+	// own deadline. One that joined it may have less time: it waits until
+	// its deadline less the margin lldpWait keeps.
+	if joined {
+		log.Debug("LLDP collection under way; waiting for its result")
+	}
+	var expired <-chan time.Time
+	if _, ok := ctx.Deadline(); ok && joined {
+		t := time.NewTimer(lldpWait(ctx, math.MaxInt64))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-r.finished:
+		return r.data
+	case <-ctx.Done():
+	case <-expired:
+		log.Warn("LLDP collection still under way at this call's deadline; lldp left null")
+	}
+	c.leave(r)
+	return nil
+}
+
+// start starts a collection on a context that is not ctx's but carries its
+// values; c.mu is held.
+func (c *lldpCache) start(ctx context.Context, collect lldpCollector, names []string, wait time.Duration, log hclog.Logger) *lldpRun {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &lldpRun{finished: make(chan struct{}), cancel: cancel}
+	c.run = r
+	go func() {
+		defer close(r.finished)
+		defer cancel()
+		data := collect(rctx, names, wait, log)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		r.data = data
+		if c.run == r {
+			c.run = nil
+		}
+		if rctx.Err() == nil {
+			c.data, c.done = data, true
+		}
+	}()
+	return r
+}
+
+// leave records that a caller stopped waiting for r, and cancels r when
+// it was the last; a later caller then starts a collection of its own.
+func (c *lldpCache) leave(r *lldpRun) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r.waiters--
+	if r.waiters > 0 {
+		return
+	}
+	if c.run == r {
+		c.run = nil
+	}
+	r.cancel()
 }
 
 // startLLDP starts collecting LLDP for ifcs when the configuration asks for
@@ -247,7 +333,8 @@ func (m *Manager) startLLDP(ctx context.Context, cfg lldpConfig, ifcs []sdk.Netw
 	return func() {
 		data := <-ch
 		for i := range ifcs {
-			ifcs[i].LLDP = data[ifcs[i].Name]
+			// A copy: the kept data is shared by every inventory.
+			ifcs[i].LLDP = slices.Clone(data[ifcs[i].Name])
 		}
 	}
 }

@@ -38,7 +38,8 @@ type Manager struct {
 	mu  sync.RWMutex
 	cfg config
 
-	lldp lldpCache
+	lldp  lldpCache
+	cache inventoryCache
 }
 
 // config is what EvaluateHardwareSupport learnt from the host.

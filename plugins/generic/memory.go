@@ -23,15 +23,19 @@ func (s system) memory(log hclog.Logger) (*sdk.Memory, error) {
 	if err != nil {
 		return nil, err
 	}
-	mem := &sdk.Memory{Total: total}
+	return &sdk.Memory{Total: total, PhysicalMB: s.installedMB(log)}, nil
+}
+
+// installedMB returns memory's physical_mb: the SMBIOS memory devices'
+// total, else the online memory blocks', else nil.
+func (s system) installedMB(log hclog.Logger) *int {
 	if mb, ok := s.smbios(log).physicalMB(); ok {
-		mem.PhysicalMB = &mb
-		return mem, nil
+		return &mb
 	}
 	if mb, err := s.physicalMB(); err == nil && mb > 0 {
-		mem.PhysicalMB = &mb
+		return &mb
 	}
-	return mem, nil
+	return nil
 }
 
 // memTotal returns MemTotal of /proc/meminfo in bytes.

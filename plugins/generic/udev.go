@@ -16,7 +16,7 @@ func (s system) udevProperties(devID string) map[string]string {
 	if devID == "" {
 		return props
 	}
-	f, err := os.Open(filepath.Join(s.runRoot, "udev", "data", "b"+devID))
+	f, err := os.Open(s.udevDataPath(devID))
 	if err != nil {
 		return props
 	}
@@ -32,6 +32,12 @@ func (s system) udevProperties(devID string) map[string]string {
 		}
 	}
 	return props
+}
+
+// udevDataPath is the path of the udev database entry of the block device
+// with id "major:minor".
+func (s system) udevDataPath(devID string) string {
+	return filepath.Join(s.runRoot, "udev", "data", "b"+devID)
 }
 
 // firstProperty returns the first non-empty value among keys, trimmed, or
