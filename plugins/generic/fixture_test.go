@@ -1,104 +1,42 @@
 package generic
 
 import (
-	"bufio"
-	"errors"
+	"context"
 	"flag"
-	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
+
+	sdk "github.com/metalagent/metalagent/plugin-sdk"
+	"github.com/metalagent/metalagent/plugins/generic/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
-// loadFixture copies testdata/name into a temporary directory, turning
-// "%3A" in names into ":" and creating the links of its symlinks.txt, and
-// returns the copy's root.
+// loadFixture loads testdata/name (fixture.Load) into a temporary
+// directory and returns the copy's root.
 func loadFixture(t *testing.T, name string) string {
 	t.Helper()
-	src := filepath.Join("testdata", name)
 	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if rel == "symlinks.txt" || strings.HasSuffix(rel, ".json") || d.Name() == ".keep" {
-			return nil
-		}
-		target := filepath.Join(dst, strings.ReplaceAll(rel, "%3A", ":"))
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatalf("copy fixture %s: %v", name, err)
-	}
-	f, err := os.Open(filepath.Join(src, "symlinks.txt"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return dst
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		link, target, ok := strings.Cut(line, "\t")
-		if !ok {
-			t.Fatalf("%s/symlinks.txt: bad line %q", name, line)
-		}
-		p := filepath.Join(dst, link)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(target, p); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := fixture.Load(filepath.Join("testdata", name), dst); err != nil {
+		t.Fatalf("load fixture %s: %v", name, err)
 	}
 	return dst
 }
 
 // fixtureSystem returns a system reading the fixture at root, with the
-// given host name and addresses per interface (CIDR notation).
+// given host name and addresses per interface (CIDR notation), machine
+// x86_64, and neither ethtool nor LLDP.
 func fixtureSystem(root, hostname string, addrs map[string][]string) system {
-	return system{
-		sysRoot:  filepath.Join(root, "sys"),
-		procRoot: filepath.Join(root, "proc"),
-		devRoot:  filepath.Join(root, "dev"),
-		runRoot:  filepath.Join(root, "run"),
-		hostname: func() (string, error) { return hostname, nil },
-		machine:  func() (string, error) { return "x86_64", nil },
-		addrs: func(ifname string) ([]net.Addr, error) {
-			var out []net.Addr
-			for _, a := range addrs[ifname] {
-				ip, n, err := net.ParseCIDR(a)
-				if err != nil {
-					return nil, err
-				}
-				n.IP = ip
-				out = append(out, n)
-			}
-			return out, nil
-		},
+	facts := fixture.Facts{Format: fixture.FactsFormat, Hostname: hostname, Machine: "x86_64", Interfaces: map[string]fixture.Interface{}}
+	for name, a := range addrs {
+		facts.Interfaces[name] = fixture.Interface{Addresses: a}
 	}
+	return factsSystem(root, facts)
 }
 
 // testLogger discards logs unless the tests run with -v.
@@ -107,4 +45,62 @@ func testLogger(t *testing.T) hclog.Logger {
 		return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: os.Stderr})
 	}
 	return hclog.NewNullLogger()
+}
+
+// TestNewForFixture checks that a manager over a fixture answers from its
+// facts what it would ask the kernel: host name, machine, addresses,
+// ethtool (answers and failures with their errno) and LLDP.
+func TestNewForFixture(t *testing.T) {
+	root := loadFixture(t, "vm")
+	lldp := []sdk.LLDPTLV{{Type: 1, Value: "04001122334455"}, {Type: 0, Value: ""}}
+	facts := fixture.Facts{
+		Format:   fixture.FactsFormat,
+		Hostname: "captured",
+		Machine:  "aarch64",
+		Interfaces: map[string]fixture.Interface{
+			"eth0": {
+				Addresses: []string{"2001:db8::9", "192.0.2.9/24", "fe80::fc:ff:fe00:1/64"},
+				Ethtool:   &fixture.DriverInfo{Driver: "virtio_net", Version: "1.0.0", BusInfo: "0000:00:03.0"},
+				LLDP:      &lldp,
+			},
+			"lo":   {Addresses: []string{"127.0.0.1/8"}, EthtoolError: &fixture.SyscallError{Errno: 95, Message: "operation not supported"}},
+			"ifb0": {EthtoolError: &fixture.SyscallError{Message: "no such device"}},
+		},
+	}
+	m := NewForFixture(root, facts, testLogger(t))
+	ctx := context.Background()
+	if _, err := m.EvaluateHardwareSupport(ctx, sdk.HostConfig{KernelParams: map[string]string{"ipa-collect-lldp": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := m.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Interfaces) != 1 {
+		t.Fatalf("interfaces %+v, want eth0", inv.Interfaces)
+	}
+	eth0 := inv.Interfaces[0]
+	got := []any{*inv.Hostname, inv.CPU.Architecture, deref(eth0.IPv4Address), deref(eth0.IPv6Address), deref(eth0.PCIAddress), deref(eth0.Driver), eth0.LLDP}
+	want := []any{"captured", "aarch64", "192.0.2.9", "2001:db8::9", "0000:00:03.0", "virtio_net", lldp}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("host name, machine, addresses, ethtool, LLDP (-want +got):\n%s", diff)
+	}
+	listing := m.sys.networkListing()
+	for _, line := range []string{
+		"lo\n\tmac address: 00:00:00:00:00:00\n\tcarrier: 1\n\tspeed: unavailable (no such file or directory)\n\tdriver: unavailable (operation not supported)\n",
+		"ifb0\n\tmac address: 5e:6a:7c:bc:0e:bd\n\tcarrier: 0\n\tspeed: unavailable (no such file or directory)\n\tdriver: unavailable (ethtool driver info of ifb0: no such device)\n",
+	} {
+		if !strings.Contains(listing, line) {
+			t.Errorf("network listing lacks\n%s\nin\n%s", line, listing)
+		}
+	}
+
+	// Without a host name or machine, those components are left out.
+	inv, err = NewForFixture(root, fixture.Facts{}, testLogger(t)).Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Hostname != nil || inv.CPU != nil || inv.Memory == nil {
+		t.Errorf("empty facts: host name %v, cpu %v, memory %v; want no host name or CPU, memory from the files", inv.Hostname, inv.CPU, inv.Memory)
+	}
 }
