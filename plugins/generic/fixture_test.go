@@ -2,11 +2,13 @@ package generic
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
@@ -102,5 +104,63 @@ func TestNewForFixture(t *testing.T) {
 	}
 	if inv.Hostname != nil || inv.CPU != nil || inv.Memory == nil {
 		t.Errorf("empty facts: host name %v, cpu %v, memory %v; want no host name or CPU, memory from the files", inv.Hostname, inv.CPU, inv.Memory)
+	}
+}
+
+// managerInventory returns m's inventory under cfg as generic JSON.
+func managerInventory(t *testing.T, m *Manager, cfg sdk.HostConfig) map[string]any {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := m.EvaluateHardwareSupport(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := m.Inventory(ctx)
+	if err != nil {
+		t.Fatalf("Inventory: %v", err)
+	}
+	b, err := json.Marshal(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// captureAndLoad captures with opts into a new directory, loads the
+// result, and returns the capture's directory, the loaded root and facts.
+func captureAndLoad(t *testing.T, opts fixture.Options) (dir, root string, facts fixture.Facts, res fixture.Result) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "fixture")
+	res, err := fixture.Capture(context.Background(), dir, opts)
+	if err != nil {
+		t.Fatalf("Capture: %v", err)
+	}
+	root = t.TempDir()
+	facts, err = fixture.Load(dir, root)
+	if err != nil {
+		t.Fatalf("Load of the capture: %v", err)
+	}
+	return dir, root, facts, res
+}
+
+// TestCaptureMatchesLive captures the machine the tests run on, loads the
+// capture and checks that the manager computes from it the inventory it
+// computes on the machine itself, field for field.
+func TestCaptureMatchesLive(t *testing.T) {
+	start := time.Now()
+	_, root, facts, res := captureAndLoad(t, fixture.Options{Logger: testLogger(t)})
+	took := time.Since(start)
+	t.Logf("capture: %d files, %d links, %d bytes, %d skipped, %v", res.Files, res.Links, res.Bytes, len(res.Skipped), took)
+	for _, n := range res.Skipped {
+		t.Logf("skipped %s: %s", n.Path, n.Error)
+	}
+
+	live := managerInventory(t, newManager(liveSystem(), testLogger(t)), sdk.HostConfig{})
+	got := managerInventory(t, NewForFixture(root, facts, testLogger(t)), sdk.HostConfig{})
+	if diff := cmp.Diff(live, got); diff != "" {
+		t.Errorf("inventory of the capture differs from the machine's (-live +capture):\n%s", diff)
 	}
 }
