@@ -1,9 +1,12 @@
 package generic
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
+	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,4 +166,174 @@ func TestCaptureMatchesLive(t *testing.T) {
 	if diff := cmp.Diff(live, got); diff != "" {
 		t.Errorf("inventory of the capture differs from the machine's (-live +capture):\n%s", diff)
 	}
+}
+
+// TestCaptureRedact captures the server fixture, with SMBIOS tables,
+// addresses, ethtool and LLDP facts, with and without redaction, and
+// checks that the redacted inventory is the plain one with every serial
+// number, WWN and MAC address replaced consistently, and that no original
+// value is left in any file of the redacted capture.
+func TestCaptureRedact(t *testing.T) {
+	root := loadFixture(t, "server")
+	for _, f := range []string{"smbios_entry_point", "DMI"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "smbios", "full", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(root, "sys/firmware/dmi/tables"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "sys/firmware/dmi/tables", f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lldp := []sdk.LLDPTLV{{Type: 1, Value: "04001122334455"}, {Type: 2, Value: "03ac1f6b000001"}, {Type: 5, Value: "7377"}}
+	facts := &fixture.Facts{
+		Hostname: "server1",
+		Machine:  "x86_64",
+		Interfaces: map[string]fixture.Interface{
+			// fe80::ae1f:6bff:fe00:1 is derived from bond0's MAC address.
+			"bond0":     {Addresses: []string{"fe80::ae1f:6bff:fe00:1/64", "10.0.0.5/24", "2001:db8::5/64"}},
+			"bond0.100": {Addresses: []string{"192.0.2.10/24"}},
+			"eno1": {
+				Ethtool: &fixture.DriverInfo{Driver: "igb", Version: "5.13.0", BusInfo: "0000:3b:00.0"},
+				LLDP:    &lldp,
+			},
+		},
+	}
+	cfg := sdk.HostConfig{BootIF: "01-ac-1f-6b-00-00-01", KernelParams: map[string]string{"ipa-collect-lldp": "1"}}
+	key := []byte("test key")
+
+	_, plainRoot, plainFacts, _ := captureAndLoad(t, fixture.Options{Root: root, Facts: facts})
+	redDir, redRoot, redFacts, _ := captureAndLoad(t, fixture.Options{Root: root, Facts: facts, Redact: true, RedactKey: key})
+	if plainFacts.Redacted || !redFacts.Redacted {
+		t.Errorf("facts' redacted = %v (plain), %v (redacted)", plainFacts.Redacted, redFacts.Redacted)
+	}
+	plain := managerInventory(t, NewForFixture(plainRoot, plainFacts, testLogger(t)), cfg)
+	red := managerInventory(t, NewForFixture(redRoot, redFacts, testLogger(t)), cfg)
+	if diff := cmp.Diff(managerInventory(t, NewForFixture(root, *facts, testLogger(t)), cfg), plain); diff != "" {
+		t.Fatalf("plain capture of the fixture changes its inventory (-fixture +capture):\n%s", diff)
+	}
+
+	// Walk both inventories: the redacted paths must differ and map
+	// consistently, everything else must be equal.
+	redacted := map[string]bool{
+		"interfaces.mac_address": true, "interfaces.ipv6_address": true, "interfaces.lldp": true,
+		"disks.serial": true, "disks.wwn": true, "disks.wwn_with_extension": true,
+		"system_vendor.serial_number": true,
+	}
+	mapping := map[string]string{}
+	inverse := map[string]string{}
+	var walk func(path string, p, r any)
+	walk = func(path string, p, r any) {
+		switch pv := p.(type) {
+		case map[string]any:
+			rv, ok := r.(map[string]any)
+			if !ok || len(rv) != len(pv) {
+				t.Errorf("%s: %v redacted as %v", path, p, r)
+				return
+			}
+			for k := range pv {
+				walk(strings.TrimPrefix(path+"."+k, "."), pv[k], rv[k])
+			}
+		case []any:
+			rv, ok := r.([]any)
+			if !ok || len(rv) != len(pv) {
+				t.Errorf("%s: %v redacted as %v", path, p, r)
+				return
+			}
+			for i := range pv {
+				walk(path, pv[i], rv[i])
+			}
+		case string:
+			rs, _ := r.(string)
+			if !redacted[path] && !strings.HasPrefix(path, "interfaces.lldp") {
+				if rs != pv {
+					t.Errorf("%s: %q changed to %q", path, pv, rs)
+				}
+				return
+			}
+			if strings.HasPrefix(pv, "2001:db8") || pv == "" || (path == "interfaces.lldp" && !strings.HasPrefix(pv, "0")) {
+				// Not derived from a MAC address; or an LLDP type.
+				if rs != pv {
+					t.Errorf("%s: %q changed to %q", path, pv, rs)
+				}
+				return
+			}
+			lower := strings.ToLower(pv)
+			// Values keep their length, IPv6 addresses their prefix.
+			sameShape := len(rs) == len(pv)
+			if path == "interfaces.ipv6_address" {
+				p, r := net.ParseIP(pv), net.ParseIP(rs)
+				sameShape = r != nil && p.Mask(net.CIDRMask(64, 128)).Equal(r.Mask(net.CIDRMask(64, 128)))
+			}
+			if rs == pv || !sameShape {
+				t.Errorf("%s: %q redacted as %q", path, pv, rs)
+			}
+			if m, ok := mapping[lower]; ok && m != strings.ToLower(rs) {
+				t.Errorf("%s: %q redacted as %q and elsewhere as %q", path, pv, rs, m)
+			}
+			if o, ok := inverse[strings.ToLower(rs)]; ok && o != lower {
+				t.Errorf("%s: %q and %q both redacted as %q", path, pv, o, rs)
+			}
+			mapping[lower], inverse[strings.ToLower(rs)] = strings.ToLower(rs), lower
+		default:
+			if !cmp.Equal(p, r) {
+				t.Errorf("%s: %v changed to %v", path, p, r)
+			}
+		}
+	}
+	walk("", plain, red)
+	if len(mapping) == 0 {
+		t.Fatal("nothing was redacted")
+	}
+
+	// No original may remain in the redacted files, whatever its case.
+	originals := []string{"PHYF000000AB960CGN", "Z1Z0ABCD0000C5000000", "S439NA0N123456", "55cd2e415190abcd", "5000c500a1b2c3d4", "6000c500a1b2c3d4", "0123456789", "ABC1234", "ac:1f:6b:00:00:01", "ac:1f:6b:00:00:02", "02:42:ac:11:00:01", "001122334455", "ae1f:6bff:fe00:1"}
+	err := filepath.WalkDir(redDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, o := range originals {
+			if bytes.Contains(bytes.ToLower(b), bytes.ToLower([]byte(o))) {
+				t.Errorf("%s still holds %q", p, o)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The same key gives the same capture.
+	again, _, _, _ := captureAndLoad(t, fixture.Options{Root: root, Facts: facts, Redact: true, RedactKey: key})
+	if diff := cmp.Diff(readTree(t, redDir), readTree(t, again)); diff != "" {
+		t.Errorf("two redacted captures with the same key differ:\n%s", diff)
+	}
+}
+
+// readTree returns the files under dir by relative path.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
