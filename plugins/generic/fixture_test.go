@@ -337,3 +337,55 @@ func readTree(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
+
+// TestFixtureGoldens computes, for every fixture under testdata that has a
+// facts.json (the captured ones, see README.md, "Contributing a
+// fixture"), the inventory with the facts' host name, addresses and
+// ethtool answers and the default host configuration, and compares it with
+// the fixture's inventory.golden.json, which `metalagent-fixture inventory
+// --golden` writes and -update rewrites.
+func TestFixtureGoldens(t *testing.T) {
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, e := range entries {
+		dir := filepath.Join("testdata", e.Name())
+		if _, err := os.Stat(filepath.Join(dir, fixture.FactsFile)); err != nil {
+			continue
+		}
+		found++
+		t.Run(e.Name(), func(t *testing.T) {
+			root := t.TempDir()
+			facts, err := fixture.Load(dir, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv, err := NewForFixture(root, facts, testLogger(t)).Inventory(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			encoded, err := json.MarshalIndent(inv, "", " ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join(dir, "inventory.golden.json")
+			if *update {
+				if err := os.WriteFile(golden, append(encoded, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got map[string]any
+			if err := json.Unmarshal(encoded, &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(readJSON(t, golden), got); diff != "" {
+				t.Errorf("inventory differs from %s (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+	if found == 0 {
+		t.Skip("no captured fixture (with facts.json) under testdata")
+	}
+}
