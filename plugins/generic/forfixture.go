@@ -19,9 +19,11 @@ import (
 // (fixture.Load) at root instead of the running machine, and answers what
 // it would ask the kernel through system calls (host name, machine,
 // addresses, ethtool driver information, LLDP) from facts. It is meant for
-// fixtures and tests: it runs no system call on the machine it runs on,
-// names no PCI devices (collect_system_logs lists IDs only), and its
-// erase steps would write to the files under root/dev, not to disks.
+// fixtures and tests (cmd/metalagent-fixture): it asks the machine it runs
+// on nothing, names no PCI devices (collect_system_logs lists IDs only),
+// and its erase steps would open the device nodes under root/dev, which a
+// fixture does not have (the manager opens block devices only), so they
+// fail without writing anything.
 func NewForFixture(root string, facts fixture.Facts, log hclog.Logger) *Manager {
 	if log == nil {
 		log = hclog.NewNullLogger()
