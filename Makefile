@@ -19,6 +19,7 @@ all: build
 ##        example plugins in bin/examples/ (not loaded by default)
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/metalagent ./cmd/metalagent
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/metalagent-fixture ./cmd/metalagent-fixture
 	@mkdir -p $(PLUGINS)
 	$(GO) build $(GOFLAGS_BUILD) -o $(PLUGINS)/generic ./cmd/metalagent-generic
 	$(BIN)/metalagent plugins manifest $(PLUGINS)
