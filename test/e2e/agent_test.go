@@ -4,10 +4,13 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -89,6 +92,7 @@ type agentBoot struct {
 	name    string
 	port    int
 	logPath string
+	tlsDir  string // where auto-TLS writes agent.crt
 	proc    *process
 	started time.Time
 
@@ -142,6 +146,7 @@ func bootAgent(l agentLaunch, name string, stayIn, holdIn []string) (*agentBoot,
 		name:      name,
 		port:      port,
 		logPath:   filepath.Join(bootDir, "agent.log"),
+		tlsDir:    filepath.Join(bootDir, "tls"),
 		stayIn:    stayIn,
 		holdIn:    holdIn,
 		watchDone: make(chan struct{}),
@@ -160,6 +165,9 @@ func bootAgent(l agentLaunch, name string, stayIn, holdIn []string) (*agentBoot,
 		"--ignore-bootloader-failure",
 		"--simulate-power",
 		"--cmdline-file", cmdline,
+		// Auto-TLS is on (IPA's default, Ironic 21.4 takes agent_verify_ca):
+		// the rig reads the API with the certificate the agent writes here.
+		"--tls-dir", b.tlsDir,
 	}
 	argv = append(argv, l.extraArgs...)
 	env := append([]string{"TMPDIR=" + filepath.Join(bootDir, "tmp")}, loopbackEnv...)
@@ -235,17 +243,40 @@ func (b *agentBoot) powerOff(why string) {
 	logf("agent boot %q: %s", b.name, b.proc.exitStatus())
 }
 
+// apiClient returns a client for the boot's agent API: over HTTPS,
+// trusting only the boot's auto-TLS certificate, once the agent has
+// written it, else plain HTTP (before lookup, or without auto-TLS).
+func (b *agentBoot) apiClient() (*http.Client, string, error) {
+	pem, err := os.ReadFile(filepath.Join(b.tlsDir, "agent.crt"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return http.DefaultClient, "http", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, "", fmt.Errorf("%s/agent.crt holds no certificate", b.tlsDir)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	return &http.Client{Transport: tr}, "https", nil
+}
+
 // getJSON sends GET path to the boot's agent API (no token: IPA's
 // read-only endpoints need none) and decodes the JSON answer into out.
 func (b *agentBoot) getJSON(ctx context.Context, path string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	u := fmt.Sprintf("http://127.0.0.1:%d%s", b.port, path)
+	client, scheme, err := b.apiClient()
+	if err != nil {
+		return err
+	}
+	u := fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, b.port, path)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)
 	}

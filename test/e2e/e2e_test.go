@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -109,11 +110,7 @@ func TestEndToEnd(t *testing.T) {
 		return
 	}
 	pr.run("clean-erase", r.cleanErase)
-	if os.Getenv(expressEnv) == "1" {
-		pr.run("clean-express", r.cleanExpress)
-	} else {
-		pr.skip("clean-express", fmt.Sprintf("disabled: set %s=1 (needs erase_devices_express and erase_pstore in the generic plugin)", expressEnv))
-	}
+	pr.run("clean-express", r.cleanExpress)
 	pr.run("clean-unknown-step", r.cleanUnknownStep)
 	pr.run("provide", r.provide)
 	pr.run("deploy-bad-checksum", r.deployBadChecksum)
@@ -328,10 +325,12 @@ func (r *rig) provide(ctx context.Context) error {
 	if err := r.api.setProvisionState(ctx, r.node, "provide"); err != nil {
 		return err
 	}
-	if _, err := r.agentRound(ctx, cleanRound("provide")); err != nil {
+	boot, err := r.agentRound(ctx, cleanRound("provide"))
+	if err != nil {
 		return err
 	}
 	return runChecks(ctx, []check{
+		{"the conductor cleaned over HTTPS, verifying the agent's auto-TLS certificate", r.autoTLSCheck(boot)},
 		{"first MiB is zero (protective MBR, primary GPT)", r.zeroCheck(byteRange{"first MiB", 0, mib})},
 		{"last MiB is zero (backup GPT)", r.zeroCheck(byteRange{"last MiB", diskSize - mib, mib})},
 		{"no pre-filled signature left (MBR, both GPT headers, both ext4 superblocks)", r.signaturesGone(preparedSignatures)},
@@ -381,6 +380,36 @@ func (r *rig) undeploy(ctx context.Context) error {
 		return err
 	}
 	return runChecks(ctx, r.imageErasedChecks())
+}
+
+// autoTLSCheck checks that the boot served its API over HTTPS only, with
+// the certificate it wrote to its TLS directory, and that Ironic stored
+// that same certificate as the node's agent_verify_ca (the file its agent
+// client verifies the agent with): the conductor's commands reached the
+// agent, so they were sent over verified TLS.
+func (r *rig) autoTLSCheck(b *agentBoot) func(context.Context) error {
+	return func(context.Context) error {
+		mine, err := os.ReadFile(filepath.Join(b.tlsDir, "agent.crt"))
+		if err != nil {
+			return fmt.Errorf("the agent wrote no auto-TLS certificate: %w", err)
+		}
+		stored := filepath.Join(r.ironic.cfg.stateDir, "certificates", r.node+".crt")
+		theirs, err := os.ReadFile(stored)
+		if err != nil {
+			return fmt.Errorf("Ironic stored no agent_verify_ca: %w", err)
+		}
+		if !bytes.Equal(bytes.TrimSpace(mine), bytes.TrimSpace(theirs)) {
+			return fmt.Errorf("Ironic's %s differs from the agent's certificate", stored)
+		}
+		log, err := os.ReadFile(b.logPath)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(log, []byte("tls=auto")) {
+			return fmt.Errorf("the agent log has no 'API serving ... tls=auto' line")
+		}
+		return nil
+	}
 }
 
 // imageErasedChecks are the checks after cleaning a disk that held the
