@@ -68,7 +68,7 @@ func (s *Server) Handler() http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s.fault(w, req, http.StatusMethodNotAllowed, "405 Method Not Allowed: The method is not allowed for the requested URL.")
 	})
-	return s.recoverer(r)
+	return requestID(s.recoverer(r))
 }
 
 // recoverer answers a panicking handler with a 500 fault and keeps
@@ -77,7 +77,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if rec := recover(); rec != nil {
-				s.Logger.Error("API handler panicked", "path", r.URL.Path, "panic", rec)
+				s.Logger.Error("API handler panicked", "path", r.URL.Path, "panic", rec, "request_id", commands.RequestID(r.Context()))
 				s.fault(w, r, http.StatusInternalServerError, fmt.Sprintf("Internal error: %v", rec))
 			}
 		}()
@@ -93,7 +93,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // fault answers with IPA's fault body and logs the refusal.
 func (s *Server) fault(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.Logger.Warn("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "fault", msg)
+	s.Logger.Warn("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "fault", msg,
+		"request_id", commands.RequestID(r.Context()))
 	writeJSON(w, status, ipa.NewFault(status, msg))
 }
 

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/metalagent/metalagent/agent/ipa"
+	"github.com/metalagent/metalagent/agent/metrics"
 )
 
 // Status is a command's command_status.
@@ -92,6 +94,8 @@ type Runner struct {
 	OnAsyncDone func()
 	// Logger receives a line per command, with its id.
 	Logger hclog.Logger
+	// Metrics counts and times the commands run; nil records nothing.
+	Metrics *metrics.Metrics
 
 	ctx      context.Context
 	mu       sync.Mutex
@@ -174,13 +178,16 @@ func (r *Runner) Execute(ctx context.Context, name string, params Params, wait b
 	r.mu.Unlock()
 
 	log := r.Logger.With("command_id", e.res.ID, "command", name)
+	if id := RequestID(ctx); id != "" {
+		log = log.With("request_id", id)
+	}
 	log.Info("command started", "async", cmd.Async)
 	if !cmd.Async {
-		r.finish(e, log, cmd, ctx, params)
+		r.finish(e, name, log, cmd, ctx, params)
 		return r.snapshot(e), nil
 	}
 	go func() {
-		r.finish(e, log, cmd, r.ctx, params)
+		r.finish(e, name, log, cmd, r.ctx, params)
 		if r.OnAsyncDone != nil {
 			r.OnAsyncDone()
 		}
@@ -194,9 +201,11 @@ func (r *Runner) Execute(ctx context.Context, name string, params Params, wait b
 	return r.snapshot(e), nil
 }
 
-// finish runs a command and records its outcome.
-func (r *Runner) finish(e *entry, log hclog.Logger, cmd Command, ctx context.Context, p Params) {
+// finish runs command name and records its outcome.
+func (r *Runner) finish(e *entry, name string, log hclog.Logger, cmd Command, ctx context.Context, p Params) {
+	start := time.Now()
 	out, err := safeRun(hclog.WithContext(ctx, log), log, cmd.Run, p)
+	r.Metrics.CommandDone(name, metrics.OutcomeOf(err), time.Since(start))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
