@@ -21,6 +21,7 @@ import (
 	"github.com/metalagent/metalagent/agent/commands"
 	"github.com/metalagent/metalagent/agent/config"
 	"github.com/metalagent/metalagent/agent/ironic"
+	"github.com/metalagent/metalagent/agent/metrics"
 	"github.com/metalagent/metalagent/agent/pluginhost"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
@@ -34,6 +35,9 @@ type Agent struct {
 	log     hclog.Logger
 	logs    *LogBuffer
 	started time.Time
+	// metrics are the run's metrics; nil when off and for the
+	// command-line tools.
+	metrics *metrics.Metrics
 }
 
 // New returns an agent for cfg, logging to out (and to an in-memory buffer
@@ -45,10 +49,14 @@ func New(cfg *config.Config, out io.Writer) *Agent {
 		level = hclog.Debug
 	}
 	log := hclog.New(&hclog.LoggerOptions{
-		Name:   "metalagent",
-		Level:  level,
-		Output: io.MultiWriter(out, logs),
+		Name:       "metalagent",
+		Level:      level,
+		Output:     io.MultiWriter(out, logs),
+		JSONFormat: cfg.LogFormat == "json",
 	})
+	if cfg.GlobalRequestID != "" {
+		log = log.With("global_request_id", cfg.GlobalRequestID)
+	}
 	return &Agent{cfg: cfg, log: log, logs: logs, started: time.Now()}
 }
 
@@ -79,6 +87,7 @@ func (a *Agent) StartPlugins(ctx context.Context, builtins ...pluginhost.Builtin
 		MaxCrashes:      a.cfg.PluginMaxCrashes,
 		CrashWindow:     a.cfg.PluginCrashWindow,
 		Logger:          a.log.Named("plugins"),
+		Metrics:         a.metrics,
 	})
 }
 
@@ -117,7 +126,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		log.Warn("inspection is not implemented in this agent version; the inspection callback URL is ignored",
 			"inspection_callback_url", a.cfg.InspectionCallbackURL)
 	}
-	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log}
+	a.metrics = a.startMetrics(ctx)
+	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log, Metrics: a.metrics}
 	deps.Power = func(reboot bool) { a.power(stop, reboot) }
 	host, err := a.StartPlugins(ctx, pluginhost.Builtin{Name: commands.BuiltinName, Manager: commands.Builtin(deps)})
 	if err != nil {
@@ -125,6 +135,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer host.Close()
 	deps.Host = host
+	a.metrics.WatchPlugins(host.Statuses)
 	log.Info("stage done", "stage", "plugins loaded", "managers", len(host.Managers()), "failed", len(host.Failures()))
 
 	inv, err := host.Inventory(ctx)
@@ -138,7 +149,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var lookup *ironic.LookupResult
 	var client *ironic.Client
 	if !a.cfg.Standalone {
-		client = &ironic.Client{BaseURL: a.cfg.APIURL, HTTP: a.httpClient(), RequestID: a.cfg.GlobalRequestID, Logger: log.Named("ironic")}
+		client = &ironic.Client{BaseURL: a.cfg.APIURL, HTTP: a.httpClient(), RequestID: a.cfg.GlobalRequestID, Logger: log.Named("ironic"), Metrics: a.metrics}
 		if len(macs) == 0 {
 			return errors.New("lookup: the inventory has no interface with a MAC address")
 		}
@@ -156,6 +167,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 
 	runner := commands.NewRunner(ctx, log.Named("commands"))
+	runner.Metrics = a.metrics
 	deps.Logger = log
 	commands.RegisterAll(runner, deps)
 	srv.Runner = runner

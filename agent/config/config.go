@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -75,6 +76,13 @@ type Config struct {
 	BootIF string
 	// KernelParams are every key=value kernel parameter.
 	KernelParams map[string]string
+
+	// Metrics serves Prometheus metrics at /metrics on MetricsAddress
+	// (host:port), without authentication.
+	Metrics        bool
+	MetricsAddress string
+	// LogFormat is "text" (hclog's) or "json" (one JSON object a line).
+	LogFormat string
 }
 
 // kernelParam maps a kernel parameter to the flag it sets by default.
@@ -108,6 +116,9 @@ var kernelParams = []kernelParam{
 	{"metalagent-plugin-gomaxprocs", "plugin-gomaxprocs"},
 	{"metalagent-plugin-max-crashes", "plugin-max-crashes"},
 	{"metalagent-plugin-crash-window", "plugin-crash-window"},
+	{"metalagent-metrics", "metrics"},
+	{"metalagent-metrics-address", "metrics-address"},
+	{"metalagent-log-format", "log-format"},
 }
 
 // ErrHelp is returned by Parse when help was asked for; the usage has been
@@ -162,6 +173,9 @@ func ParseCommand(name string, args []string, extra func(*pflag.FlagSet)) (*Conf
 	fs.IntVar(&c.PluginMaxCrashes, "plugin-max-crashes", 3, "crashes or hangs within --plugin-crash-window after which a plugin is marked failed (kernel: metalagent-plugin-max-crashes)")
 	fs.Float64Var(&crashWindow, "plugin-crash-window", 300, "seconds over which plugin crashes are counted (kernel: metalagent-plugin-crash-window)")
 	fs.BoolVar(&c.RequirePluginManifest, "require-plugin-manifest", false, "refuse the plugins of a directory without a manifest.json (kernel: metalagent-require-plugin-manifest)")
+	fs.BoolVar(&c.Metrics, "metrics", false, "serve Prometheus metrics at /metrics on --metrics-address, without authentication (kernel: metalagent-metrics)")
+	fs.StringVar(&c.MetricsAddress, "metrics-address", "127.0.0.1:9608", "host:port the metrics are served on; \":9608\" for every address (kernel: metalagent-metrics-address)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log line format: text or json (kernel: metalagent-log-format)")
 	if extra != nil {
 		extra(fs)
 	}
@@ -194,6 +208,9 @@ func ParseCommand(name string, args []string, extra func(*pflag.FlagSet)) (*Conf
 	if err := c.checkPluginSettings(); err != nil {
 		return nil, nil, err
 	}
+	if err := c.checkObservability(); err != nil {
+		return nil, nil, err
+	}
 	if !c.Standalone && c.APIURL == "" {
 		return nil, nil, errors.New("no Ironic API URL: give --api-url or the ipa-api-url kernel parameter, or run with --standalone")
 	}
@@ -218,6 +235,20 @@ func (c *Config) checkPluginSettings() error {
 		return fmt.Errorf("plugin max crashes %d: must be at least 1", c.PluginMaxCrashes)
 	case c.PluginCrashWindow <= 0:
 		return fmt.Errorf("plugin crash window %s: must be positive", c.PluginCrashWindow)
+	}
+	return nil
+}
+
+// checkObservability refuses an unknown log format and, when metrics are
+// on, an address that is not host:port.
+func (c *Config) checkObservability() error {
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log format %q: must be text or json", c.LogFormat)
+	}
+	if c.Metrics {
+		if _, port, err := net.SplitHostPort(c.MetricsAddress); err != nil || port == "" {
+			return fmt.Errorf("metrics address %q: must be host:port", c.MetricsAddress)
+		}
 	}
 	return nil
 }
