@@ -155,3 +155,19 @@ func TestCommandLinesCarryRequestID(t *testing.T) {
 		}
 	}
 }
+
+// TestNewRequestID checks the made ids' form (req-<uuid4>, which the
+// server itself accepts back) and that they do not repeat.
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 10000 {
+		id := newRequestID()
+		if !generatedID.MatchString(id) || !validRequestID(id) {
+			t.Fatalf("made id %q is not a canonical req-<uuid4>", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q made twice", id)
+		}
+		seen[id] = true
+	}
+}

@@ -40,6 +40,8 @@ type Server struct {
 	mu            sync.RWMutex
 	token         string
 	tokenRequired bool
+
+	list listCache
 }
 
 // SetToken sets the agent token; once set (and required), every command
@@ -68,7 +70,22 @@ func (s *Server) Handler() http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s.fault(w, req, http.StatusMethodNotAllowed, "405 Method Not Allowed: The method is not allowed for the requested URL.")
 	})
-	return requestID(s.recoverer(r))
+	return requestID(s.recoverer(s.listFirst(r)))
+}
+
+// listFirst answers GET /v1/commands/ and /commands/ before the router:
+// the conductor polls the list, and gorilla/mux copies the request twice
+// (route and variables in its context) for every request it routes. Any
+// other request goes to the router, which answers these two paths the
+// same way.
+func (s *Server) listFirst(router http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && (r.URL.Path == "/v1/commands/" || r.URL.Path == "/commands/") {
+			s.listCommands(w, r)
+			return
+		}
+		router.ServeHTTP(w, r)
+	})
 }
 
 // recoverer answers a panicking handler with a 500 fault and keeps
@@ -77,7 +94,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if rec := recover(); rec != nil {
-				s.Logger.Error("API handler panicked", "path", r.URL.Path, "panic", rec, "request_id", commands.RequestID(r.Context()))
+				s.Logger.Error("API handler panicked", "path", r.URL.Path, "panic", rec, "request_id", requestIDOf(w))
 				s.fault(w, r, http.StatusInternalServerError, fmt.Sprintf("Internal error: %v", rec))
 			}
 		}()
@@ -94,7 +111,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // fault answers with IPA's fault body and logs the refusal.
 func (s *Server) fault(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	s.Logger.Warn("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "fault", msg,
-		"request_id", commands.RequestID(r.Context()))
+		"request_id", requestIDOf(w))
 	writeJSON(w, status, ipa.NewFault(status, msg))
 }
 
@@ -143,10 +160,6 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 		StartedAt: float64(s.Started.UnixNano()) / 1e9,
 		Version:   s.Version,
 	})
-}
-
-func (s *Server) listCommands(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"commands": s.Runner.List()})
 }
 
 func wantWait(r *http.Request) bool {
@@ -204,7 +217,8 @@ func (s *Server) runCommand(w http.ResponseWriter, r *http.Request) {
 		s.fault(w, r, http.StatusUnauthorized, "401 Unauthorized: Token invalid.")
 		return
 	}
-	res, err := s.Runner.Execute(r.Context(), *req.Name, req.Params, wantWait(r))
+	ctx := commands.WithRequestID(r.Context(), requestIDOf(w))
+	res, err := s.Runner.Execute(ctx, *req.Name, req.Params, wantWait(r))
 	var herr *commands.HTTPError
 	if errors.As(err, &herr) {
 		s.fault(w, r, herr.Status, herr.Message)

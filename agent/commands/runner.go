@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -103,6 +104,9 @@ type Runner struct {
 	order    []*entry
 	byID     map[string]*entry
 	running  *entry
+	// gen counts the changes to the results; written with mu held, read
+	// without it by Generation.
+	gen atomic.Uint64
 }
 
 // NewRunner returns a runner whose async commands run under ctx.
@@ -172,6 +176,7 @@ func (r *Runner) Execute(ctx context.Context, name string, params Params, wait b
 	e := &entry{res: Result{ID: uuid.NewString(), CommandName: cmdName, CommandStatus: StatusRunning}, done: make(chan struct{})}
 	r.order = append(r.order, e)
 	r.byID[e.res.ID] = e
+	r.gen.Add(1)
 	if cmd.Async {
 		r.running = e
 	}
@@ -231,6 +236,7 @@ func (r *Runner) finish(e *entry, name string, log hclog.Logger, cmd Command, ct
 	if r.running == e {
 		r.running = nil
 	}
+	r.gen.Add(1)
 	close(e.done)
 }
 
@@ -253,14 +259,27 @@ func (r *Runner) snapshot(e *entry) Result {
 
 // List returns every result since start, oldest first.
 func (r *Runner) List() []Result {
+	list, _ := r.ListAt()
+	return list
+}
+
+// ListAt returns every result since start, oldest first, and the
+// generation they are at (see Generation).
+func (r *Runner) ListAt() ([]Result, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Result, len(r.order))
 	for i, e := range r.order {
 		out[i] = e.res
 	}
-	return out
+	return out, r.gen.Load()
 }
+
+// Generation counts the changes to the results (a command started or
+// ended): a list taken at the current generation is still the list. It
+// lets the API reuse its last encoding of the list, which the conductor
+// polls far more often than it changes.
+func (r *Runner) Generation() uint64 { return r.gen.Load() }
 
 // ErrNotFound is returned by Get for an unknown id.
 var ErrNotFound = errors.New("command not found")
