@@ -81,6 +81,7 @@ demo: e2e
 bench: build e2e-deps
 	$(GO) test -tags bench -run '^$$' -bench 'StartToAPIReady|Launch|Dispatch|IdleMemory|Inventory' -benchtime 40x ./test/bench/
 	$(GO) test -tags bench -run '^$$' -bench 'EraseDevicesMetadata|Overwrite' -benchtime 5x ./test/bench/
+	$(GO) test -tags bench -count=1 -run '^TestAPIThroughput$$' -v ./test/bench/ | grep FIGURE
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./agent/pluginhost/
 	METALAGENT_E2E_REQUIRE=1 $(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/ | grep -E 'FIGURE|^PHASE|^[a-z0-9-]+ +(PASS|FAIL) |^total '
 

@@ -21,6 +21,7 @@ import (
 	"github.com/metalagent/metalagent/agent/commands"
 	"github.com/metalagent/metalagent/agent/config"
 	"github.com/metalagent/metalagent/agent/ironic"
+	"github.com/metalagent/metalagent/agent/metrics"
 	"github.com/metalagent/metalagent/agent/pluginhost"
 	"github.com/metalagent/metalagent/agent/tlsconf"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
@@ -37,6 +38,9 @@ type Agent struct {
 	started time.Time
 	// managers are in-process managers Run adds to its own (tests).
 	managers []pluginhost.Builtin
+	// metrics are the run's metrics; nil when off and for the
+	// command-line tools.
+	metrics *metrics.Metrics
 }
 
 // New returns an agent for cfg, logging to out (and to an in-memory buffer
@@ -48,10 +52,14 @@ func New(cfg *config.Config, out io.Writer) *Agent {
 		level = hclog.Debug
 	}
 	log := hclog.New(&hclog.LoggerOptions{
-		Name:   "metalagent",
-		Level:  level,
-		Output: io.MultiWriter(out, logs),
+		Name:       "metalagent",
+		Level:      level,
+		Output:     io.MultiWriter(out, logs),
+		JSONFormat: cfg.LogFormat == "json",
 	})
+	if cfg.GlobalRequestID != "" {
+		log = log.With("global_request_id", cfg.GlobalRequestID)
+	}
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration: "+w.Problem, "option", w.Option, "source", w.Source)
 	}
@@ -88,6 +96,7 @@ func (a *Agent) StartPlugins(ctx context.Context, builtins ...pluginhost.Builtin
 		MaxCrashes:      a.cfg.PluginMaxCrashes,
 		CrashWindow:     a.cfg.PluginCrashWindow,
 		Logger:          a.log.Named("plugins"),
+		Metrics:         a.metrics,
 	})
 }
 
@@ -134,7 +143,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if static == nil && a.cfg.EnableAutoTLS && !a.cfg.Standalone {
 		autoKey = tlsconf.GenerateKeyAsync(a.cfg.TLSCertificateCurve)
 	}
-	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log}
+	a.metrics = a.startMetrics(ctx)
+	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log, Metrics: a.metrics}
 	deps.Power = func(reboot bool) { a.power(stop, reboot) }
 	builtins := append([]pluginhost.Builtin{{Name: commands.BuiltinName, Manager: commands.Builtin(deps)}}, a.managers...)
 	host, err := a.StartPlugins(ctx, builtins...)
@@ -143,6 +153,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer host.Close()
 	deps.Host = host
+	a.metrics.WatchPlugins(host.Statuses)
 	log.Info("stage done", "stage", "plugins loaded", "managers", len(host.Managers()), "failed", len(host.Failures()))
 	if err := sleepCtx(ctx, a.cfg.HardwareInitializationDelay); err != nil {
 		return fmt.Errorf("hardware initialization delay: %w", err)
@@ -166,7 +177,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var client *ironic.Client
 	if !a.cfg.Standalone {
 		client = &ironic.Client{BaseURL: a.cfg.APIURL, HTTP: a.httpClient(), RequestID: a.cfg.GlobalRequestID,
-			PinnedVersion: a.cfg.IronicAPIVersion, Logger: log.Named("ironic")}
+			PinnedVersion: a.cfg.IronicAPIVersion, Logger: log.Named("ironic"), Metrics: a.metrics}
 		if len(macs) == 0 {
 			return errors.New("lookup: the inventory has no interface with a MAC address")
 		}
@@ -184,6 +195,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 
 	runner := commands.NewRunner(ctx, log.Named("commands"))
+	runner.Metrics = a.metrics
 	deps.Logger = log
 	commands.RegisterAll(runner, deps)
 	srv.Runner = runner

@@ -152,8 +152,8 @@ func runAgent(t *testing.T, version string, extra ...string) agentRun {
 	return agentRun{hb: hb, addr: "127.0.0.1:" + port, tlsDir: tlsDir, logs: logs, ironic: f}
 }
 
-// get fetches /v1/status with client over scheme.
-func get(client *http.Client, scheme, addr string) error {
+// getStatus fetches /v1/status with client over scheme.
+func getStatus(client *http.Client, scheme, addr string) error {
 	resp, err := client.Get(scheme + "://" + addr + "/v1/status")
 	if err != nil {
 		return err
@@ -183,11 +183,11 @@ func TestAutoTLS(t *testing.T) {
 	}
 	// A client that trusts only the heartbeat's PEM connects, verifying
 	// the name in the callback URL, as the conductor does.
-	if err := get(httpsClient(roots), "https", addr); err != nil {
+	if err := getStatus(httpsClient(roots), "https", addr); err != nil {
 		t.Errorf("client trusting agent_verify_ca: %v", err)
 	}
 	// One that trusts nothing fails with an x509 error.
-	err := get(httpsClient(x509.NewCertPool()), "https", addr)
+	err := getStatus(httpsClient(x509.NewCertPool()), "https", addr)
 	var uae x509.UnknownAuthorityError
 	if !errors.As(err, &uae) {
 		t.Errorf("client trusting nothing: %v, want an x509 unknown-authority error", err)
@@ -292,7 +292,7 @@ func TestPlainHTTPWithoutAutoTLS(t *testing.T) {
 			if _, ok := hb["agent_verify_ca"]; ok {
 				t.Errorf("agent_verify_ca sent: %v", hb["agent_verify_ca"])
 			}
-			if err := get(http.DefaultClient, "http", addr); err != nil {
+			if err := getStatus(http.DefaultClient, "http", addr); err != nil {
 				t.Errorf("plain HTTP: %v\n%s", err, logs)
 			}
 			if _, err := os.Stat(tlsDir); !errors.Is(err, os.ErrNotExist) {
@@ -314,7 +314,7 @@ func TestStaticTLS(t *testing.T) {
 	if _, ok := hb["agent_verify_ca"]; ok {
 		t.Errorf("static TLS sent agent_verify_ca (the operator configures Ironic's verify_ca)")
 	}
-	if err := get(httpsClient(ca.Pool()), "https", addr); err != nil {
+	if err := getStatus(httpsClient(ca.Pool()), "https", addr); err != nil {
 		t.Errorf("client trusting the operator's CA: %v\n%s", err, logs)
 	}
 	if _, err := os.Stat(tlsDir); !errors.Is(err, os.ErrNotExist) {

@@ -43,6 +43,8 @@ type Server struct {
 	// resultsLocked is set once a GET of command results carried a
 	// token: from then on they need it (see tokenOK).
 	resultsLocked atomic.Bool
+
+	list listCache
 }
 
 // SetToken sets the agent token handed out by lookup ("" when there was
@@ -72,7 +74,22 @@ func (s *Server) Handler() http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s.fault(w, req, http.StatusMethodNotAllowed, "405 Method Not Allowed: The method is not allowed for the requested URL.")
 	})
-	return s.recoverer(r)
+	return requestID(s.recoverer(s.listFirst(r, s.guardResults(s.listCommands))))
+}
+
+// listFirst answers GET /v1/commands/ and /commands/ before the router:
+// the conductor polls the list, and gorilla/mux copies the request twice
+// (route and variables in its context) for every request it routes. Any
+// other request goes to the router, which answers these two paths the
+// same way. list is the guarded list handler (see guardResults).
+func (s *Server) listFirst(router http.Handler, list http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && (r.URL.Path == "/v1/commands/" || r.URL.Path == "/commands/") {
+			list(w, r)
+			return
+		}
+		router.ServeHTTP(w, r)
+	})
 }
 
 // recoverer answers a panicking handler with a 500 fault and keeps
@@ -81,7 +98,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if rec := recover(); rec != nil {
-				s.Logger.Error("API handler panicked", "path", r.URL.Path, "panic", rec)
+				s.Logger.Error("API handler panicked", "path", r.URL.Path, "panic", rec, "request_id", requestIDOf(w))
 				s.fault(w, r, http.StatusInternalServerError, fmt.Sprintf("Internal error: %v", rec))
 			}
 		}()
@@ -97,7 +114,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // fault answers with IPA's fault body and logs the refusal.
 func (s *Server) fault(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.Logger.Warn("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "fault", msg)
+	s.Logger.Warn("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "fault", msg,
+		"request_id", requestIDOf(w))
 	writeJSON(w, status, ipa.NewFault(status, msg))
 }
 
@@ -148,10 +166,6 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-func (s *Server) listCommands(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"commands": s.Runner.List()})
-}
-
 func wantWait(r *http.Request) bool {
 	return strings.EqualFold(r.URL.Query().Get("wait"), "true")
 }
@@ -191,7 +205,8 @@ func (s *Server) runCommand(w http.ResponseWriter, r *http.Request) {
 	if !s.tokenOK(w, r) {
 		return
 	}
-	res, err := s.Runner.Execute(r.Context(), *req.Name, req.Params, wantWait(r))
+	ctx := commands.WithRequestID(r.Context(), requestIDOf(w))
+	res, err := s.Runner.Execute(ctx, *req.Name, req.Params, wantWait(r))
 	var herr *commands.HTTPError
 	if errors.As(err, &herr) {
 		s.fault(w, r, herr.Status, herr.Message)

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/metalagent/metalagent/agent/config"
+	"github.com/metalagent/metalagent/agent/metrics"
 	"github.com/metalagent/metalagent/agent/pluginhost"
 )
 
@@ -22,6 +23,9 @@ type Deps struct {
 	Power func(reboot bool)
 	// Logger is the agent's logger.
 	Logger hclog.Logger
+	// Metrics counts and times steps and image writes; nil records
+	// nothing.
+	Metrics *metrics.Metrics
 
 	mu sync.Mutex
 	// partitions is what get_partition_uuids answers: IPA's keys

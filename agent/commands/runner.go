@@ -12,11 +12,14 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/metalagent/metalagent/agent/ipa"
+	"github.com/metalagent/metalagent/agent/metrics"
 )
 
 // Status is a command's command_status.
@@ -92,6 +95,8 @@ type Runner struct {
 	OnAsyncDone func()
 	// Logger receives a line per command, with its id.
 	Logger hclog.Logger
+	// Metrics counts and times the commands run; nil records nothing.
+	Metrics *metrics.Metrics
 
 	ctx      context.Context
 	mu       sync.Mutex
@@ -99,6 +104,9 @@ type Runner struct {
 	order    []*entry
 	byID     map[string]*entry
 	running  *entry
+	// gen counts the changes to the results; written with mu held, read
+	// without it by Generation.
+	gen atomic.Uint64
 }
 
 // NewRunner returns a runner whose async commands run under ctx.
@@ -168,19 +176,23 @@ func (r *Runner) Execute(ctx context.Context, name string, params Params, wait b
 	e := &entry{res: Result{ID: uuid.NewString(), CommandName: cmdName, CommandStatus: StatusRunning}, done: make(chan struct{})}
 	r.order = append(r.order, e)
 	r.byID[e.res.ID] = e
+	r.gen.Add(1)
 	if cmd.Async {
 		r.running = e
 	}
 	r.mu.Unlock()
 
 	log := r.Logger.With("command_id", e.res.ID, "command", name)
+	if id := RequestID(ctx); id != "" {
+		log = log.With("request_id", id)
+	}
 	log.Info("command started", "async", cmd.Async)
 	if !cmd.Async {
-		r.finish(e, log, cmd, ctx, params)
+		r.finish(e, name, log, cmd, ctx, params)
 		return r.snapshot(e), nil
 	}
 	go func() {
-		r.finish(e, log, cmd, r.ctx, params)
+		r.finish(e, name, log, cmd, r.ctx, params)
 		if r.OnAsyncDone != nil {
 			r.OnAsyncDone()
 		}
@@ -194,9 +206,11 @@ func (r *Runner) Execute(ctx context.Context, name string, params Params, wait b
 	return r.snapshot(e), nil
 }
 
-// finish runs a command and records its outcome.
-func (r *Runner) finish(e *entry, log hclog.Logger, cmd Command, ctx context.Context, p Params) {
+// finish runs command name and records its outcome.
+func (r *Runner) finish(e *entry, name string, log hclog.Logger, cmd Command, ctx context.Context, p Params) {
+	start := time.Now()
 	out, err := safeRun(hclog.WithContext(ctx, log), log, cmd.Run, p)
+	r.Metrics.CommandDone(name, metrics.OutcomeOf(err), time.Since(start))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
@@ -222,6 +236,7 @@ func (r *Runner) finish(e *entry, log hclog.Logger, cmd Command, ctx context.Con
 	if r.running == e {
 		r.running = nil
 	}
+	r.gen.Add(1)
 	close(e.done)
 }
 
@@ -244,14 +259,27 @@ func (r *Runner) snapshot(e *entry) Result {
 
 // List returns every result since start, oldest first.
 func (r *Runner) List() []Result {
+	list, _ := r.ListAt()
+	return list
+}
+
+// ListAt returns every result since start, oldest first, and the
+// generation they are at (see Generation).
+func (r *Runner) ListAt() ([]Result, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Result, len(r.order))
 	for i, e := range r.order {
 		out[i] = e.res
 	}
-	return out
+	return out, r.gen.Load()
 }
+
+// Generation counts the changes to the results (a command started or
+// ended): a list taken at the current generation is still the list. It
+// lets the API reuse its last encoding of the list, which the conductor
+// polls far more often than it changes.
+func (r *Runner) Generation() uint64 { return r.gen.Load() }
 
 // ErrNotFound is returned by Get for an unknown id.
 var ErrNotFound = errors.New("command not found")

@@ -62,6 +62,7 @@ func (d *Deps) imageOptions(log hclog.Logger) image.Options {
 	o.RetryInterval = c.ImageDownloadConnectionRetryInterval
 	o.Insecure = c.Insecure
 	o.Logger = log
+	o.Metrics = d.Metrics
 	return o
 }
 

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/metalagent/metalagent/agent/ipa"
+	"github.com/metalagent/metalagent/agent/metrics"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
@@ -93,9 +95,11 @@ func (f stepFamily) executeStep(d *Deps) Func {
 		}
 		log = log.With("step", st.Step, "interface", st.Interface)
 		log.Info("running step")
+		start := time.Now()
 		res, err := d.Host.Dispatch(ctx, sdk.ExecuteRequest{
 			Method: st.Step, Kind: f.kind, Args: args, Node: p["node"], Ports: p["ports"],
 		})
+		d.Metrics.StepDone(string(f.kind), st.Step, metrics.OutcomeOf(err), time.Since(start))
 		if err != nil {
 			var ierr *ipa.Error
 			if errors.As(err, &ierr) || sdk.TypeOf(err) != "" {

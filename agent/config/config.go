@@ -11,6 +11,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -181,6 +182,13 @@ type Config struct {
 	// options read that have no effect, unknown options.
 	Warnings []Warning
 
+	// Metrics serves Prometheus metrics at /metrics on MetricsAddress
+	// (host:port), without authentication.
+	Metrics        bool
+	MetricsAddress string
+	// LogFormat is "text" (hclog's) or "json" (one JSON object a line).
+	LogFormat string
+
 	// values are the options' values bound to the fields above.
 	values map[*option]value
 }
@@ -261,6 +269,9 @@ func (c *Config) finish() error {
 	if err := c.checkTLSSettings(); err != nil {
 		return err
 	}
+	if err := c.checkObservability(); err != nil {
+		return err
+	}
 	switch {
 	case !c.Standalone && c.APIURL == "":
 		return errors.New("no Ironic API URL: give --api-url, the ipa-api-url kernel parameter or api_url in a config file, or run with --standalone")
@@ -288,6 +299,20 @@ func (c *Config) checkPluginSettings() error {
 		return fmt.Errorf("plugin max crashes %d: must be at least 1", c.PluginMaxCrashes)
 	case c.PluginCrashWindow <= 0:
 		return fmt.Errorf("plugin crash window %s: must be positive", c.PluginCrashWindow)
+	}
+	return nil
+}
+
+// checkObservability refuses an unknown log format and, when metrics are
+// on, an address that is not host:port.
+func (c *Config) checkObservability() error {
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log format %q: must be text or json", c.LogFormat)
+	}
+	if c.Metrics {
+		if _, port, err := net.SplitHostPort(c.MetricsAddress); err != nil || port == "" {
+			return fmt.Errorf("metrics address %q: must be host:port", c.MetricsAddress)
+		}
 	}
 	return nil
 }

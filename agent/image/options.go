@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/metalagent/metalagent/agent/metrics"
 )
 
 // IPA's defaults for the image download knobs (ipa-image-download-connection-*).
@@ -39,6 +41,9 @@ type Options struct {
 	AllowMD5 bool
 	// Logger receives progress and retry messages; nil discards them.
 	Logger hclog.Logger
+	// Metrics counts the bytes written and tracks the write rate; nil
+	// records nothing.
+	Metrics *metrics.Metrics
 	// HTTPClient, when set, is used as is for every request: its timeouts,
 	// TLS settings and proxies are the caller's, and Insecure and the
 	// image's proxies are ignored. Body stalls are still bounded by

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/metalagent/metalagent/agent/metrics"
 )
 
 // Sizes of the ring of buffers between download, hash and write: at most
@@ -19,6 +21,10 @@ const (
 
 // progressEvery is the interval between progress log lines.
 const progressEvery = 5 * time.Second
+
+// rateEvery is the interval between updates of the write-rate gauge
+// (tests shorten it).
+var rateEvery = time.Second
 
 // segment is a filled buffer, or a reset marker (buf nil) that restarts
 // the hash and the write offset.
@@ -39,6 +45,7 @@ type pipeline struct {
 	dst       io.WriterAt
 	cancel    context.CancelCauseFunc
 	log       hclog.Logger
+	metrics   *metrics.Metrics
 	done      chan struct{}
 	allocated int // buffers made so far; only the downloader touches it
 
@@ -48,8 +55,9 @@ type pipeline struct {
 }
 
 // newPipeline starts the hasher and writer goroutines. A write error
-// cancels the download through cancel.
-func newPipeline(dst io.WriterAt, h hash.Hash, cancel context.CancelCauseFunc, log hclog.Logger) *pipeline {
+// cancels the download through cancel. m, when not nil, counts the bytes
+// written and tracks the write rate.
+func newPipeline(dst io.WriterAt, h hash.Hash, cancel context.CancelCauseFunc, log hclog.Logger, m *metrics.Metrics) *pipeline {
 	p := &pipeline{
 		free:    make(chan []byte, bufCount),
 		toHash:  make(chan segment, bufCount+1),
@@ -58,6 +66,7 @@ func newPipeline(dst io.WriterAt, h hash.Hash, cancel context.CancelCauseFunc, l
 		dst:     dst,
 		cancel:  cancel,
 		log:     log,
+		metrics: m,
 		done:    make(chan struct{}),
 	}
 	go p.hashLoop()
@@ -117,9 +126,10 @@ func (p *pipeline) hashLoop() {
 
 func (p *pipeline) writeLoop() {
 	defer close(p.done)
-	var off, moved, lastMoved int64
+	defer p.metrics.ImageRate(0) // no write in progress any more
+	var off, moved, lastMoved, rateMoved int64
 	start := time.Now()
-	last := start
+	last, lastRate := start, start
 	for s := range p.toWrite {
 		if s.reset {
 			off = 0
@@ -133,8 +143,16 @@ func (p *pipeline) writeLoop() {
 		}
 		off += int64(len(s.buf))
 		moved += int64(len(s.buf))
+		if p.err == nil {
+			p.metrics.ImageWritten(int64(len(s.buf)))
+		}
 		p.free <- s.buf[:cap(s.buf)]
-		if now := time.Now(); now.Sub(last) >= progressEvery && p.err == nil {
+		now := time.Now()
+		if d := now.Sub(lastRate); d >= rateEvery && p.err == nil {
+			p.metrics.ImageRate(float64(moved-rateMoved) / d.Seconds())
+			lastRate, rateMoved = now, moved
+		}
+		if now.Sub(last) >= progressEvery && p.err == nil {
 			p.log.Info("writing image", "written_mib", off>>20,
 				"rate_mib_s", mibPerSecond(moved-lastMoved, now.Sub(last)))
 			last, lastMoved = now, moved

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/metalagent/metalagent/agent/metrics"
 	"github.com/metalagent/metalagent/plugin-sdk/blockdev"
 )
 
@@ -85,7 +86,7 @@ func write(ctx context.Context, info Info, device string, opts Options, log hclo
 	}
 	defer dev.Close()
 
-	res, err := stream(ctx, f, info, device, dev, capacity, sum, log)
+	res, err := stream(ctx, f, info, device, dev, capacity, sum, log, opts.Metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -100,11 +101,11 @@ func write(ctx context.Context, info Info, device string, opts Options, log hclo
 // A mismatch after a resumed download is retried once without resuming,
 // since splicing is the one way the engine itself could corrupt an image.
 func stream(ctx context.Context, f *fetcher, info Info, device string, dev io.WriterAt, capacity int64,
-	sum checksum, log hclog.Logger) (*Result, error) {
+	sum checksum, log hclog.Logger, m *metrics.Metrics) (*Result, error) {
 	attempts := 0
 	for pass := 1; ; pass++ {
 		pctx, cancel := context.WithCancelCause(ctx)
-		p := newPipeline(dev, sum.algo.new(), cancel, log)
+		p := newPipeline(dev, sum.algo.new(), cancel, log, m)
 		d := &downloader{f: f, p: p, id: info.ID, device: device, noResume: pass > 1, limit: capacity, start: time.Now()}
 		dlErr := d.run(pctx, info.URLs)
 		size, digest, wErr := p.close()

@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/metalagent/metalagent/agent/metrics"
 )
 
 // API microversions the agent relies on.
@@ -36,6 +38,9 @@ type Client struct {
 	PinnedVersion string
 	// Logger receives the client's lines.
 	Logger hclog.Logger
+	// Metrics counts lookups and heartbeats by outcome; nil records
+	// nothing.
+	Metrics *metrics.Metrics
 
 	mu      sync.Mutex
 	version string

@@ -30,7 +30,9 @@ func (c *Client) Heartbeat(ctx context.Context, nodeUUID string, hb HeartbeatReq
 	if versionLess(detected, versionVerifyCA) {
 		hb.AgentVerifyCA = ""
 	}
-	return c.do(ctx, "heartbeat", http.MethodPost, "/v1/heartbeat/"+url.PathEscape(nodeUUID), ver, hb, nil, http.StatusAccepted, http.StatusOK)
+	err := c.do(ctx, "heartbeat", http.MethodPost, "/v1/heartbeat/"+url.PathEscape(nodeUUID), ver, hb, nil, http.StatusAccepted, http.StatusOK)
+	c.Metrics.Heartbeat(err)
+	return err
 }
 
 // SupportsAutoTLS reports whether Ironic's API takes agent_verify_ca

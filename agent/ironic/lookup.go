@@ -55,6 +55,13 @@ func (r *LookupResult) Token() (string, bool) {
 func (c *Client) Lookup(ctx context.Context, macs []string, nodeUUID string) (*LookupResult, error) {
 	ver := minVer(c.Version(ctx), versionAgentToken)
 	path := "/v1/lookup?" + query("addresses", strings.Join(macs, ","), "node_uuid", nodeUUID)
+	res, err := c.lookup(ctx, path, ver)
+	c.Metrics.Lookup(err)
+	return res, err
+}
+
+// lookup sends one lookup request and checks the answer.
+func (c *Client) lookup(ctx context.Context, path, ver string) (*LookupResult, error) {
 	var raw json.RawMessage
 	if err := c.do(ctx, "lookup", http.MethodGet, path, ver, nil, &raw, http.StatusOK); err != nil {
 		return nil, err

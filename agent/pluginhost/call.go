@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/metalagent/metalagent/agent/ipa"
+	"github.com/metalagent/metalagent/agent/metrics"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
@@ -25,11 +26,15 @@ var errDeadline = errors.New("plugin call deadline")
 // PluginError naming the plugin, and the plugin is restarted in the
 // background. A plugin not in service answers errOutOfService. The
 // manager's own errors are returned wrapped with its name and the method.
-func (h *Host) call(ctx context.Context, m *Manager, method string, d time.Duration, fn func(context.Context, sdk.HardwareManager) error) error {
+func (h *Host) call(ctx context.Context, m *Manager, method string, d time.Duration, fn func(context.Context, sdk.HardwareManager) error) (err error) {
+	start, outcome := time.Now(), metrics.Error
+	defer func() { h.opts.Metrics.PluginCall(m.Name, method, outcome, time.Since(start)) }()
 	hm, inst, gen := m.builtin, (*instance)(nil), uint64(0)
 	if m.proc != nil {
-		var err error
 		if inst, gen, err = m.proc.acquire(ctx); err != nil {
+			if errors.Is(err, errOutOfService) {
+				outcome = metrics.OutOfService
+			}
 			return err
 		}
 		hm = inst.hm
@@ -40,11 +45,16 @@ func (h *Host) call(ctx context.Context, m *Manager, method string, d time.Durat
 		cctx, cancel = context.WithDeadlineCause(ctx, deadline, errDeadline)
 	}
 	defer cancel()
-	err := fn(cctx, hm)
-	if err == nil {
+	err = fn(cctx, hm)
+	switch {
+	case err == nil:
+		outcome = metrics.Success
 		return nil
+	case errors.Is(err, sdk.ErrNotSupported):
+		outcome = metrics.NotSupported
 	}
 	if d > 0 && ctx.Err() == nil && missed(cctx, deadline, err) {
+		outcome = metrics.Timeout
 		perr := pluginErr(err, "%s %s did not answer %s within %s", kindOf(m), m.Name, method, d)
 		if m.proc != nil {
 			m.proc.fail(gen, perr)
@@ -57,6 +67,7 @@ func (h *Host) call(ctx context.Context, m *Manager, method string, d time.Durat
 			if st, ok := status.FromError(err); ok {
 				msg = st.Message()
 			}
+			outcome = metrics.Crashed
 			perr := pluginErr(err, "plugin %s %s while running %s: %s", m.Name, what, method, msg)
 			m.proc.fail(gen, perr)
 			return perr
@@ -124,7 +135,7 @@ func (h *Host) execTimeout(req sdk.ExecuteRequest) time.Duration {
 
 // logKeys are the caller's log fields a plugin is told, so that its lines
 // about a call carry them too.
-var logKeys = map[string]bool{"node": true, "command_id": true, "command": true}
+var logKeys = map[string]bool{"node": true, "command_id": true, "command": true, "request_id": true}
 
 // logFields picks logKeys from the hclog logger in ctx (see
 // hclog.WithContext), which the command runner puts there.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/metalagent/metalagent/agent/metrics"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
@@ -71,6 +72,9 @@ type Options struct {
 	GOMAXPROCS int
 	// Logger receives the host's lines and the plugins' own.
 	Logger hclog.Logger
+	// Metrics counts and times the calls to every manager; nil records
+	// nothing.
+	Metrics *metrics.Metrics
 }
 
 // withDefaults fills the zero values.

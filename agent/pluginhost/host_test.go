@@ -254,12 +254,12 @@ func BenchmarkPluginStart(b *testing.B) {
 
 func TestLogFieldsReachPlugins(t *testing.T) {
 	h := startHost(t, pluginDir(t, "fields-1"))
-	log := hclog.New(&hclog.LoggerOptions{Output: io.Discard}).With("node", "n-1", "command_id", "c-7", "other", "x")
+	log := hclog.New(&hclog.LoggerOptions{Output: io.Discard}).With("node", "n-1", "command_id", "c-7", "request_id", "req-1", "other", "x")
 	res, err := h.Dispatch(hclog.WithContext(context.Background(), log), sdk.ExecuteRequest{Method: "log_fields"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"command_id":"c-7","node":"n-1"}`; string(res) != want {
+	if want := `{"command_id":"c-7","node":"n-1","request_id":"req-1"}`; string(res) != want {
 		t.Errorf("plugin saw log fields %s, want %s", res, want)
 	}
 }

@@ -1,6 +1,7 @@
 package pluginhost
 
 import (
+	"github.com/metalagent/metalagent/agent/metrics"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
@@ -89,4 +90,15 @@ func (h *Host) Plugins() []PluginInfo {
 		out = append(out, info)
 	}
 	return append(out, h.others...)
+}
+
+// Statuses returns every plugin's and builtin's state and restarts for
+// the metrics (see metrics.Metrics.WatchPlugins).
+func (h *Host) Statuses() []metrics.PluginStatus {
+	infos := h.Plugins()
+	out := make([]metrics.PluginStatus, len(infos))
+	for i, p := range infos {
+		out[i] = metrics.PluginStatus{Name: p.Name, State: string(p.State), Restarts: p.Restarts}
+	}
+	return out
 }
