@@ -64,7 +64,7 @@ func TestRAIDControllerThroughHost(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string][]string{
 		"raid-controller":    {"create_configuration", "delete_configuration"},
-		"generic":            {"erase_devices_metadata"},
+		"generic":            {"erase_devices_express", "erase_devices_metadata", "erase_pstore"},
 		commands.BuiltinName: {"erase_devices"},
 	}, names(sdk.StepKindClean)); diff != "" {
 		t.Errorf("clean steps (-want +got):\n%s", diff)
