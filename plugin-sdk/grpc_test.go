@@ -82,7 +82,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(inv)
-	want := `{"interfaces":[{"name":"eth0","mac_address":"52:54:00:12:34:56","ipv4_address":null,"ipv6_address":null,"has_carrier":false,"lldp":[[1,"04525400123456"]],"vendor":null,"product":null,"client_id":null,"biosdevname":null}],"hostname":"h"}`
+	want := `{"interfaces":[{"name":"eth0","mac_address":"52:54:00:12:34:56","ipv4_address":null,"ipv6_address":null,"has_carrier":false,"lldp":[[1,"04525400123456"]],"vendor":null,"product":null,"client_id":null,"biosdevname":null,"speed_mbps":null,"pci_address":null,"driver":null}],"hostname":"h"}`
 	if string(b) != want {
 		t.Errorf("inventory JSON\n got %s\nwant %s", b, want)
 	}

@@ -112,9 +112,9 @@ type NetworkInterface struct {
 	Product     *string   `json:"product"`
 	ClientID    *string   `json:"client_id"`
 	BIOSDevName *string   `json:"biosdevname"`
-	SpeedMbps   *int      `json:"speed_mbps,omitempty"`
-	PCIAddress  *string   `json:"pci_address,omitempty"`
-	Driver      *string   `json:"driver,omitempty"`
+	SpeedMbps   *int      `json:"speed_mbps"`
+	PCIAddress  *string   `json:"pci_address"`
+	Driver      *string   `json:"driver"`
 }
 
 // CPU is the inventory's "cpu".
