@@ -38,6 +38,15 @@ type Config struct {
 	CmdlineFile string
 	// InspectionCallbackURL is ironic-inspector's /v1/continue URL.
 	InspectionCallbackURL string
+	// InspectionCollectors is the comma-separated list of inspection
+	// collectors as given; empty means IPA's default "default,logs" (and,
+	// without a callback URL, no inspection through Ironic).
+	InspectionCollectors string
+	// InspectionDHCPWaitTimeout bounds the wait for the PXE interface (or
+	// all, with InspectionDHCPAllInterfaces) to get an IPv4 address before
+	// inspection; 0 does not wait.
+	InspectionDHCPWaitTimeout   time.Duration
+	InspectionDHCPAllInterfaces bool
 	// IgnoreBootloaderFailure makes install_bootloader failures warnings.
 	IgnoreBootloaderFailure bool
 	// SimulatePower answers power-off and reboot requests, then exits,
@@ -91,6 +100,9 @@ var kernelParams = []kernelParam{
 	{"ipa-advertise-protocol", "advertise-protocol"},
 	{"ipa-insecure", "insecure"},
 	{"ipa-inspection-callback-url", "inspection-callback-url"},
+	{"ipa-inspection-collectors", "inspection-collectors"},
+	{"ipa-inspection-dhcp-wait-timeout", "inspection-dhcp-wait-timeout"},
+	{"ipa-inspection-dhcp-all-interfaces", "inspection-dhcp-all-interfaces"},
 	{"ipa-ignore-bootloader-failure", "ignore-bootloader-failure"},
 	{"ipa-debug", "debug"},
 	{"ipa-global-request-id", "global-request-id"},
@@ -146,6 +158,10 @@ func ParseCommand(name string, args []string, extra func(*pflag.FlagSet)) (*Conf
 	fs.StringSliceVar(&c.AllowedDisks, "allowed-disks", nil, "comma-separated block devices the agent may see and touch; empty means all (kernel: metalagent-allowed-disks)")
 	fs.StringVar(&c.CmdlineFile, "cmdline-file", "/proc/cmdline", "file to read kernel parameters from")
 	fs.StringVar(&c.InspectionCallbackURL, "inspection-callback-url", "", "ironic-inspector callback URL (kernel: ipa-inspection-callback-url)")
+	var dhcpWait float64
+	fs.StringVar(&c.InspectionCollectors, "inspection-collectors", "", "comma-separated inspection collectors; empty means default,logs (kernel: ipa-inspection-collectors)")
+	fs.Float64Var(&dhcpWait, "inspection-dhcp-wait-timeout", 60, "seconds inspection waits for the PXE interface's IPv4 address; 0 does not wait (kernel: ipa-inspection-dhcp-wait-timeout)")
+	fs.BoolVar(&c.InspectionDHCPAllInterfaces, "inspection-dhcp-all-interfaces", false, "inspection waits for every interface's IPv4 address (kernel: ipa-inspection-dhcp-all-interfaces)")
 	fs.BoolVar(&c.IgnoreBootloaderFailure, "ignore-bootloader-failure", false, "treat bootloader installation failures as warnings (kernel: ipa-ignore-bootloader-failure)")
 	fs.BoolVar(&c.SimulatePower, "simulate-power", false, "log and answer power-off and reboot requests, then exit 0, instead of acting")
 	fs.BoolVar(&c.Debug, "debug", false, "debug logging (kernel: ipa-debug)")
@@ -183,6 +199,7 @@ func ParseCommand(name string, args []string, extra func(*pflag.FlagSet)) (*Conf
 		}
 	}
 	c.BootIF = params["BOOTIF"]
+	c.InspectionDHCPWaitTimeout = seconds(dhcpWait)
 	c.LookupTimeout = seconds(lookupTimeout)
 	c.LookupInterval = seconds(lookupInterval)
 	c.ImageDownloadConnectionTimeout = seconds(dlTimeout)

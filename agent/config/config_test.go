@@ -142,3 +142,34 @@ func TestParseCommandKeepsArguments(t *testing.T) {
 		t.Error("Parse accepted a positional argument")
 	}
 }
+
+func TestInspectionSettings(t *testing.T) {
+	tests := []struct {
+		name        string
+		kernel      string
+		args        []string
+		collectors  string
+		wait        time.Duration
+		allIfaces   bool
+		callbackURL string
+	}{
+		{name: "defaults", wait: 60 * time.Second},
+		{name: "kernel", kernel: "ipa-inspection-callback-url=http://i:5050/v1/continue ipa-inspection-collectors=default,pci-devices ipa-inspection-dhcp-wait-timeout=0 ipa-inspection-dhcp-all-interfaces=1",
+			collectors: "default,pci-devices", allIfaces: true, callbackURL: "http://i:5050/v1/continue"},
+		{name: "flag wins", kernel: "ipa-inspection-dhcp-wait-timeout=5", args: []string{"--inspection-dhcp-wait-timeout", "2.5"}, wait: 2500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--api-url", "http://x", "--cmdline-file", cmdline(t, tt.kernel)}, tt.args...)
+			c, err := Parse("t", args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.InspectionCollectors != tt.collectors || c.InspectionDHCPWaitTimeout != tt.wait ||
+				c.InspectionDHCPAllInterfaces != tt.allIfaces || c.InspectionCallbackURL != tt.callbackURL {
+				t.Errorf("got collectors %q wait %s all %v url %q, want %q %s %v %q", c.InspectionCollectors, c.InspectionDHCPWaitTimeout,
+					c.InspectionDHCPAllInterfaces, c.InspectionCallbackURL, tt.collectors, tt.wait, tt.allIfaces, tt.callbackURL)
+			}
+		})
+	}
+}
