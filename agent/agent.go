@@ -113,10 +113,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	log.Info("metalagent starting", "version", Version, "api_url", a.cfg.APIURL, "standalone", a.cfg.Standalone,
 		"plugin_dirs", a.cfg.PluginDirs, "allowed_disks", a.cfg.AllowedDisks)
 
-	if a.cfg.InspectionCallbackURL != "" {
-		log.Warn("inspection is not implemented in this agent version; the inspection callback URL is ignored",
-			"inspection_callback_url", a.cfg.InspectionCallbackURL)
-	}
 	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log}
 	deps.Power = func(reboot bool) { a.power(stop, reboot) }
 	host, err := a.StartPlugins(ctx, pluginhost.Builtin{Name: commands.BuiltinName, Manager: commands.Builtin(deps)})
@@ -127,9 +123,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	deps.Host = host
 	log.Info("stage done", "stage", "plugins loaded", "managers", len(host.Managers()), "failed", len(host.Failures()))
 
-	inv, err := host.Inventory(ctx)
-	if err != nil {
-		return fmt.Errorf("inventory: %w", err)
+	// Inspection runs before lookup; lookup reuses the inventory it sent.
+	insp := a.inspect(ctx, host, deps)
+	inv := insp.Inventory
+	if inv == nil {
+		if inv, err = host.Inventory(ctx); err != nil {
+			return fmt.Errorf("inventory: %w", err)
+		}
 	}
 	macs := macAddresses(inv)
 	log.Info("stage done", "stage", "inventory", "interfaces", len(macs), "disks", countOf(inv, "disks"))
@@ -142,9 +142,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		if len(macs) == 0 {
 			return errors.New("lookup: the inventory has no interface with a MAC address")
 		}
-		lookup, err = client.LookupUntil(ctx, macs, "", a.cfg.LookupTimeout, a.cfg.LookupInterval)
-		if err != nil {
-			return err
+		lookup = insp.Lookup // Ironic's continue_inspection (API 1.84+) answers like lookup
+		if lookup == nil {
+			if lookup, err = client.LookupUntil(ctx, macs, insp.NodeUUID, a.cfg.LookupTimeout, a.cfg.LookupInterval); err != nil {
+				return err
+			}
 		}
 		log = log.With("node", lookup.Node.UUID)
 		token, ok := lookup.Token()
