@@ -166,10 +166,16 @@ func (p *poster) decode(body []byte, version string) (answer, error) {
 	return answer{uuid: a.UUID}, nil
 }
 
-// errorMessage extracts the message of an error body: ironic-inspector's
+// errorMessage extracts the message of an error body (see rawMessage) on
+// one line, so that it stays on the log line with the status.
+func errorMessage(body []byte) string {
+	return strings.Join(strings.Fields(rawMessage(body)), " ")
+}
+
+// rawMessage extracts the message of an error body: ironic-inspector's
 // {"error": {"message": ...}}, Ironic's {"error_message": "<JSON with
 // faultstring>"}, else the text itself, shortened.
-func errorMessage(body []byte) string {
+func rawMessage(body []byte) string {
 	var insp struct {
 		Error struct {
 			Message string `json:"message"`
@@ -181,11 +187,23 @@ func errorMessage(body []byte) string {
 			return insp.Error.Message
 		}
 		if insp.ErrorMessage != "" {
+			// A faultstring from Ironic's own errors, a title (and
+			// description) from the web framework's, such as a 404 for
+			// an unknown path.
 			var inner struct {
 				FaultString string `json:"faultstring"`
+				Title       string `json:"title"`
+				Description string `json:"description"`
 			}
-			if json.Unmarshal([]byte(insp.ErrorMessage), &inner) == nil && inner.FaultString != "" {
+			switch {
+			case json.Unmarshal([]byte(insp.ErrorMessage), &inner) != nil:
+				return insp.ErrorMessage
+			case inner.FaultString != "":
 				return inner.FaultString
+			case inner.Title != "" && inner.Description != "":
+				return inner.Title + ": " + inner.Description
+			case inner.Title != "":
+				return inner.Title
 			}
 			return insp.ErrorMessage
 		}

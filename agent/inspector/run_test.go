@@ -120,7 +120,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-const testUUID = "4f4b5a3e-0d0a-4c1e-9a43-0c1a3f7f2b11"
+const testUUID = "0135a569-6e81-46aa-a0b8-e47c5763865d"
 
 func TestRunWithInspector(t *testing.T) {
 	tests := []struct {
@@ -151,9 +151,9 @@ func TestRunWithInspector(t *testing.T) {
 		{
 			name: "refused with 400: message logged, no uuid, one attempt", collectors: "default",
 			script:    []exchange{{status: 400, file: "inspector-11.1-continue-400.json"}},
-			wantPosts: 1, wantErr: "answered 400: Could not find a node for attributes",
+			wantPosts: 1, wantErr: "answered 400: The following failures happened during running pre-processing hooks: Look up error: Could not find a node for attributes",
 			wantKeys: []string{"inventory", "root_disk", "boot_interface", "configuration"},
-			wantLog:  []string{"inspection data refused, proceeding with lookup", "status=400", `message="Could not find a node for attributes`},
+			wantLog:  []string{"inspection data refused, proceeding with lookup", "status=400", `message="The following failures happened during running pre-processing hooks: Look up error: Could not find a node for attributes`},
 		},
 		{
 			name: "500 is not retried (IPA 9.4)", collectors: "default",
@@ -288,7 +288,7 @@ func TestRunWithIronic(t *testing.T) {
 		{"409 and 503 retried", "ironic-root-1.84.json",
 			[]exchange{{status: 409}, {status: 503}, {status: 202, file: "ironic-continue-inspection-1.84.json"}}, "1.84", 3, testUUID, true, ""},
 		{"Ironic 21.4 has no such endpoint: 404, faultstring logged", "",
-			[]exchange{{status: 404, file: "ironic-21.4-continue-inspection-404.json"}}, "", 1, "", false, "answered 404: The resource could not be found."},
+			[]exchange{{status: 404, file: "ironic-21.4-continue-inspection-404.json"}}, "", 1, "", false, "answered 404: Not Found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
