@@ -78,6 +78,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	env := &env{o: o, log: log, names: names, data: data}
 	for _, c := range run {
+		env.added = nil
 		cstart := time.Now()
 		err := c.collect(ctx, env)
 		d := time.Since(cstart).Round(time.Microsecond)
@@ -87,7 +88,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			continue
 		}
 		log.Info("inspection collector done", "collector", c.name, "duration", d, "keys", env.added)
-		env.added = nil
 	}
 	if inv, ok := data["inventory"].(map[string]any); ok {
 		res.Inventory = inv
