@@ -162,9 +162,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 
-	inv, err := host.Inventory(ctx)
-	if err != nil {
-		return fmt.Errorf("inventory: %w", err)
+	// Inspection runs before lookup; lookup reuses the inventory it sent.
+	insp := a.inspect(ctx, host, deps)
+	inv := insp.Inventory
+	if inv == nil {
+		if inv, err = host.Inventory(ctx); err != nil {
+			return fmt.Errorf("inventory: %w", err)
+		}
 	}
 	macs := macAddresses(inv)
 	log.Info("stage done", "stage", "inventory", "interfaces", len(macs), "disks", countOf(inv, "disks"))
@@ -181,9 +185,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		if len(macs) == 0 {
 			return errors.New("lookup: the inventory has no interface with a MAC address")
 		}
-		lookup, err = client.LookupUntil(ctx, macs, "", a.cfg.LookupTimeout, a.cfg.LookupInterval)
-		if err != nil {
-			return err
+		lookup = insp.Lookup // Ironic's continue_inspection (API 1.84+) answers like lookup
+		if lookup == nil {
+			if lookup, err = client.LookupUntil(ctx, macs, insp.NodeUUID, a.cfg.LookupTimeout, a.cfg.LookupInterval); err != nil {
+				return err
+			}
 		}
 		log = log.With("node", lookup.Node.UUID)
 		token, ok := a.token(lookup)

@@ -29,6 +29,19 @@ func registerLog(r *Runner, d *Deps) {
 // collectSystemLogs answers {"system_logs": base64 of a gzipped tar} with
 // the agent's log, the kernel log, the inventory and a few system files.
 func (d *Deps) collectSystemLogs(ctx context.Context, log hclog.Logger, _ Params) (any, error) {
+	archive, err := d.SystemLogsArchive(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"system_logs": archive}, nil
+}
+
+// SystemLogsArchive builds the log bundle of log.collect_system_logs, also
+// sent by inspection's logs collector: base64 of a gzipped tar with the
+// agent's log, the kernel log, the inventory, a few system files and what
+// every manager adds. Files that cannot be read are listed in
+// collection-errors.txt instead of failing the bundle.
+func (d *Deps) SystemLogsArchive(ctx context.Context, log hclog.Logger) (string, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
@@ -61,7 +74,7 @@ func (d *Deps) collectSystemLogs(ctx context.Context, log hclog.Logger, _ Params
 			continue
 		}
 		if err := add(name, data); err != nil {
-			return nil, fmt.Errorf("collect logs: %w", err)
+			return "", fmt.Errorf("collect logs: %w", err)
 		}
 	}
 	// Every manager may add files (IPA: collect_system_logs of each manager).
@@ -77,7 +90,7 @@ func (d *Deps) collectSystemLogs(ctx context.Context, log hclog.Logger, _ Params
 		}
 		for _, f := range slices.Sorted(maps.Keys(files)) {
 			if err := add(path.Join(name, path.Clean("/" + f)[1:]), []byte(files[f])); err != nil {
-				return nil, fmt.Errorf("collect logs: %w", err)
+				return "", fmt.Errorf("collect logs: %w", err)
 			}
 		}
 	}
@@ -86,13 +99,13 @@ func (d *Deps) collectSystemLogs(ctx context.Context, log hclog.Logger, _ Params
 		_ = add("collection-errors.txt", []byte(fmt.Sprintln(problems)))
 	}
 	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("collect logs: %w", err)
+		return "", fmt.Errorf("collect logs: %w", err)
 	}
 	if err := gz.Close(); err != nil {
-		return nil, fmt.Errorf("collect logs: %w", err)
+		return "", fmt.Errorf("collect logs: %w", err)
 	}
 	log.Info("system logs collected", "bytes", buf.Len())
-	return map[string]string{"system_logs": base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }
 
 func (d *Deps) inventoryJSON(ctx context.Context) ([]byte, error) {

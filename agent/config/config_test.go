@@ -395,11 +395,11 @@ func TestUnknownKernelParameters(t *testing.T) {
 }
 
 func TestParsedOnlyOptionsWarn(t *testing.T) {
-	c, err := Parse("t", isolated(t, "ipa-inspection-callback-url=http://inspector:5050/v1/continue ipa-ntp-server=10.0.0.1", "--standalone", "--tls-cipher-suites", "ECDHE-ECDSA-AES128-GCM-SHA256"))
+	c, err := Parse("t", isolated(t, "ipa-inspection-benchmarks=cpu ipa-ntp-server=10.0.0.1", "--standalone", "--tls-cipher-suites", "ECDHE-ECDSA-AES128-GCM-SHA256"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for opt, reason := range map[string]string{"inspection_callback_url": noInspection, "ntp_server": noNTP, "tls_cipher_suites": noCipherChoice} {
+	for opt, reason := range map[string]string{"inspection_benchmarks": noInspection, "ntp_server": noNTP, "tls_cipher_suites": noCipherChoice} {
 		if !hasWarning(c, opt, reason) {
 			t.Errorf("no warning %q for %s: %+v", reason, opt, c.Warnings)
 		}

@@ -101,7 +101,7 @@ func (o *option) fullUsage() string {
 const (
 	noCipherChoice = "the agent API offers a fixed set of AEAD cipher suites (ECDHE with AES-GCM or ChaCha20)"
 	noOutgoingTLS  = "custom CA and client certificates for outgoing HTTPS are not implemented"
-	noInspection   = "inspection is not implemented"
+	noInspection   = "the extra-hardware collector and its benchmarks are not implemented"
 	noNTP          = "clock synchronisation is not implemented"
 	noMDNS         = "mDNS discovery is not implemented"
 	noVLAN         = "VLAN interface creation is not implemented"
@@ -220,13 +220,13 @@ var options = []*option{
 		bind: func(c *Config) value { return stringVar(&c.BootMethod, "") }},
 
 	// Inspection.
-	{name: "inspection_callback_url", kernel: "ipa-inspection-callback-url", usage: "ironic-inspector callback URL", status: parsedOnly, reason: noInspection,
+	{name: "inspection_callback_url", kernel: "ipa-inspection-callback-url", usage: "ironic-inspector callback URL",
 		bind: func(c *Config) value { return stringVar(&c.InspectionCallbackURL, "") }},
-	{name: "inspection_collectors", kernel: "ipa-inspection-collectors", usage: "comma-separated inspection collectors", status: parsedOnly, reason: noInspection,
+	{name: "inspection_collectors", kernel: "ipa-inspection-collectors", usage: "comma-separated inspection collectors",
 		bind: func(c *Config) value { return stringVar(&c.InspectionCollectors, "default,logs") }},
-	{name: "inspection_dhcp_wait_timeout", kernel: "ipa-inspection-dhcp-wait-timeout", usage: "seconds to wait for DHCP before inspection; 0 does not wait", status: parsedOnly, reason: noInspection,
+	{name: "inspection_dhcp_wait_timeout", kernel: "ipa-inspection-dhcp-wait-timeout", usage: "seconds to wait for DHCP before inspection; 0 does not wait",
 		bind: func(c *Config) value { return secondsVar(&c.InspectionDHCPWaitTimeout, 60, 0) }},
-	{name: "inspection_dhcp_all_interfaces", kernel: "ipa-inspection-dhcp-all-interfaces", usage: "wait for DHCP on every interface, not only BOOTIF", status: parsedOnly, reason: noInspection,
+	{name: "inspection_dhcp_all_interfaces", kernel: "ipa-inspection-dhcp-all-interfaces", usage: "wait for DHCP on every interface, not only BOOTIF",
 		bind: func(c *Config) value { return boolVar(&c.InspectionDHCPAllInterfaces, false) }},
 	{name: "inspection_benchmarks", kernel: "ipa-inspection-benchmarks", notInFiles: true, usage: "benchmarks of the extra-hardware collector: cpu, disk, mem", status: parsedOnly, reason: noInspection,
 		bind: func(c *Config) value { return listVar(&c.InspectionBenchmarks, nil, nil) }},

@@ -41,13 +41,17 @@ type rig struct {
 	bins       agentBinaries
 	iface, mac string
 
-	disk    *loopDisk
-	image   *testImage
-	images  *imageServer
-	ironic  *ironicServer
-	api     *ironicClient
-	tracker *nodeTracker
-	node    string // UUID
+	disk   *loopDisk
+	image  *testImage
+	images *imageServer
+	ironic *ironicServer
+	api    *ironicClient
+	// inspector is ironic-inspector, on inspectorPort (chosen before
+	// Ironic starts, whose configuration names it).
+	inspector     *inspectorServer
+	inspectorPort int
+	tracker       *nodeTracker
+	node          string // UUID
 
 	boots      []*agentBoot // every boot so far, in order
 	phaseBoots []*agentBoot // the boots of the running phase
@@ -72,7 +76,8 @@ func loudSkip(t *testing.T, reason string) {
 	t.Skip(msg)
 }
 
-// TestEndToEnd drives a fake-hardware node through manage, manual
+// TestEndToEnd drives a fake-hardware node through manage, in-band
+// inspection with ironic-inspector (and a refused one), manual
 // cleaning (erase_devices, optionally erase_devices_express and
 // erase_pstore, and a step nobody offers), provide (automated cleaning),
 // two deployments of bad images that must fail cleanly, recovery, deploy
@@ -101,6 +106,9 @@ func TestEndToEnd(t *testing.T) {
 
 	pr.run("setup", r.setup)
 	pr.run("ironic-up", r.ironicUp)
+	if !r.ironicOnly {
+		pr.run("inspector-up", r.inspectorUp)
+	}
 	pr.run("enroll", r.enroll)
 	pr.run("manage", r.manage)
 	if r.ironicOnly {
@@ -109,6 +117,8 @@ func TestEndToEnd(t *testing.T) {
 		pr.run("lookup-deploy", r.lookupInDeployWait)
 		return
 	}
+	pr.run("inspect", r.inspect)
+	pr.run("inspect-refused", r.inspectRefused)
 	pr.run("clean-erase", r.cleanErase)
 	pr.run("clean-express", r.cleanExpress)
 	pr.run("clean-unknown-step", r.cleanUnknownStep)
@@ -131,6 +141,9 @@ func (r *rig) checkEnvironment() {
 	}
 	if _, err := os.Stat(debianPython); err != nil {
 		t.Fatalf("%s missing: Ironic needs Debian's python3", debianPython)
+	}
+	if _, err := os.Stat(inspectorBin); err != nil && !r.ironicOnly {
+		t.Fatalf("%s missing: run test/e2e/install.sh as root (package ironic-inspector)", inspectorBin)
 	}
 	root, err := findRepoRoot()
 	if err != nil {
@@ -233,7 +246,13 @@ func (r *rig) setup(ctx context.Context) error {
 
 // ironicUp starts Ironic and checks that its conductor offers fake-hardware.
 func (r *rig) ironicUp(ctx context.Context) error {
-	s, err := startIronic(ctx, r.workDir)
+	// ironic-inspector starts later (it needs Ironic's URL), but Ironic's
+	// configuration names its port.
+	var err error
+	if r.inspectorPort, err = freePort(); err != nil {
+		return err
+	}
+	s, err := startIronic(ctx, r.workDir, r.inspectorPort)
 	r.ironic = s
 	r.t.Cleanup(func() { r.ironic.stop() }) // runs before the loop device is detached
 	if err != nil {
@@ -264,6 +283,7 @@ func (r *rig) enroll(ctx context.Context) error {
 		"name":                 "metalagent-e2e",
 		"driver":               "fake-hardware",
 		"deploy_interface":     "direct",
+		"inspect_interface":    "inspector",
 		"boot_interface":       "fake",
 		"management_interface": "fake",
 		"power_interface":      "fake",
@@ -292,7 +312,11 @@ func (r *rig) enroll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, iface := range []string{"power", "management", "boot"} {
+	interfaces := []string{"power", "management", "boot"}
+	if !r.ironicOnly {
+		interfaces = append(interfaces, "inspect")
+	}
+	for _, iface := range interfaces {
 		if res := v[iface]; res.Result == nil || !*res.Result {
 			return fmt.Errorf("%s interface does not validate: %s", iface, res.Reason)
 		}
@@ -440,6 +464,9 @@ type round struct {
 	// cleaning, before it reaches manageable.
 	holdIn    []string
 	extraArgs []string // more agent arguments for this boot only
+	// ready, if set, runs once the node is in wait and before the boot:
+	// what else must be ready for the agent.
+	ready func(ctx context.Context) error
 }
 
 // cleanRound is a boot for cleaning that must reach available.
@@ -463,6 +490,11 @@ func (r *rig) agentRound(ctx context.Context, rd round) (*agentBoot, error) {
 	if _, err := r.tracker.waitFor(ctx, waitSpec{want: rd.wait, failOn: []string{rd.fail, stateError, rd.done},
 		timeout: 2 * time.Minute, after: time.Now()}); err != nil {
 		return nil, err
+	}
+	if rd.ready != nil {
+		if err := rd.ready(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// A real node's kernel scans the partition table at boot.
 	r.disk.rescanPartitions(ctx)
@@ -710,6 +742,9 @@ func (r *rig) printDiagnostics(phase string, err error) {
 	}
 	if r.ironic != nil {
 		b.WriteString(r.ironic.diagnostics())
+	}
+	if r.inspector != nil && (phase == "inspect" || phase == "inspect-refused" || phase == "inspector-up") {
+		b.WriteString(r.inspector.diagnostics())
 	}
 	fmt.Fprintf(&b, "--- work directory (kept): %s\n", r.workDir)
 	b.WriteString("########## end of diagnostics ##########\n")

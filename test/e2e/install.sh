@@ -1,8 +1,8 @@
 #!/bin/sh
 # Prepare a Debian bookworm machine for metalagent's end-to-end test.
 #
-# Installs Debian's Ironic (2023.1, 21.4.x) and the tools the rig and the
-# agent run, without leaving any daemon running: the rig starts Ironic
+# Installs Debian's Ironic (2023.1, 21.4.x), ironic-inspector (11.1, Zed)
+# and the tools the rig and the agent run, without leaving any daemon running: the rig starts Ironic
 # itself as a child process. Idempotent: does nothing when everything is
 # installed. Run as root.
 set -eu
@@ -11,6 +11,7 @@ set -eu
 RIG_PACKAGES="
 ironic-api
 ironic-conductor
+ironic-inspector
 python3
 util-linux
 fdisk
@@ -31,7 +32,7 @@ python3-protobuf
 python3-cryptography
 "
 # Services these packages ship; none may be left running.
-SERVICES="ironic-api ironic-conductor nginx uwsgi tftpd-hpa xinetd openipmi ipmievd iscsid open-iscsi"
+SERVICES="ironic-api ironic-conductor ironic-inspector nginx uwsgi tftpd-hpa xinetd openipmi ipmievd iscsid open-iscsi"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install.sh: run me as root" >&2
@@ -86,15 +87,15 @@ fi
 # Report daemons of these packages that init still runs (parent PID 1).
 # Nothing is killed here, and the rig's own Ironic (a child of a test
 # process) does not count.
-left=$(ps -eo ppid=,comm= | awk '$1 == 1 && $2 ~ /^(ironic|ironic-api|ironic-conducto|nginx|uwsgi|in\.tftpd|xinetd|ipmievd|iscsid)$/ {print $2}')
+left=$(ps -eo ppid=,comm= | awk '$1 == 1 && $2 ~ /^(ironic|ironic-api|ironic-conducto|ironic-inspecto|nginx|uwsgi|in\.tftpd|xinetd|ipmievd|iscsid)$/ {print $2}')
 if [ -n "$left" ]; then
 	echo "install.sh: error: still running under init:" $left >&2
 	exit 1
 fi
 
 # The rig's own requirements, checked the way it uses them.
-for cmd in /usr/bin/ironic /usr/bin/ironic-dbsync losetup sgdisk mkfs.ext4 partx blockdev wipefs; do
+for cmd in /usr/bin/ironic /usr/bin/ironic-dbsync /usr/bin/ironic-inspector /usr/bin/ironic-inspector-dbsync losetup sgdisk mkfs.ext4 partx blockdev wipefs; do
 	command -v "$cmd" >/dev/null || { echo "install.sh: $cmd missing after install" >&2; exit 1; }
 done
-/usr/bin/python3 -c 'import ironic' || { echo "install.sh: Debian python3 cannot import ironic" >&2; exit 1; }
-echo "install.sh: ready (Ironic $(dpkg-query -W -f='${Version}' python3-ironic))"
+/usr/bin/python3 -c 'import ironic, ironic_inspector' || { echo "install.sh: Debian python3 cannot import ironic and ironic_inspector" >&2; exit 1; }
+echo "install.sh: ready (Ironic $(dpkg-query -W -f='${Version}' python3-ironic), ironic-inspector $(dpkg-query -W -f='${Version}' python3-ironic-inspector))"

@@ -36,6 +36,9 @@ const (
 	stateActive       = "active"
 	stateDeleting     = "deleting"
 	stateError        = "error"
+	stateInspecting   = "inspecting"
+	stateInspectWait  = "inspect wait"
+	stateInspectFail  = "inspect failed"
 	powerOff          = "power off"
 )
 

@@ -20,6 +20,9 @@ const (
 	// shredRandomPasses is [deploy]shred_random_overwrite_iterations: the
 	// random passes of erase_devices (a zero pass follows).
 	shredRandomPasses = 1
+	// inspectorStatusCheckPeriod is [inspector]status_check_period: how
+	// often Ironic asks ironic-inspector whether an inspection ended.
+	inspectorStatusCheckPeriod = 2
 )
 
 // iniSection is one [section] of an oslo.config file, keys in order.
@@ -34,6 +37,9 @@ type ironicConfig struct {
 	port     int    // API port on 127.0.0.1
 	stateDir string // database, locks, temp files, certificates, deploy logs
 	logFile  string // Ironic's log (a file, so oslo.log adds no colour codes)
+	// inspectorPort is ironic-inspector's port on 127.0.0.1, which the
+	// inspector inspect interface calls.
+	inspectorPort int
 }
 
 // apiURL is the loopback URL of Ironic's API.
@@ -66,7 +72,9 @@ func (c ironicConfig) sections() []iniSection {
 			{"enabled_console_interfaces", "no-console"},
 			{"enabled_deploy_interfaces", "direct,fake"},
 			{"default_deploy_interface", "direct"},
-			{"enabled_inspect_interfaces", "no-inspect"},
+			// inspector: in-band inspection through ironic-inspector
+			// (the node's inspect_interface is set to it at enrolment).
+			{"enabled_inspect_interfaces", "no-inspect,inspector"},
 			{"enabled_management_interfaces", "fake"},
 			{"enabled_network_interfaces", "noop"},
 			{"default_network_interface", "noop"},
@@ -119,6 +127,16 @@ func (c ironicConfig) sections() []iniSection {
 			{"deploy_logs_local_path", c.deployLogsDir()},
 			{"certificates_path", s("certificates")},
 		}},
+		// ironic-inspector on loopback, without Keystone. Ironic polls it
+		// every status_check_period seconds for the end of an inspection.
+		// The fake boot interface cannot boot a ramdisk, so
+		// ironic-inspector manages boot (through Ironic's fake power).
+		{"inspector", [][2]string{
+			{"auth_type", "none"},
+			{"endpoint_override", fmt.Sprintf("http://127.0.0.1:%d", c.inspectorPort)},
+			{"status_check_period", fmt.Sprint(inspectorStatusCheckPeriod)},
+			{"require_managed_boot", "false"},
+		}},
 		{"deploy", [][2]string{
 			// Automated cleaning runs erase_devices_metadata only.
 			{"erase_devices_priority", "0"},
@@ -145,9 +163,12 @@ func (c ironicConfig) sections() []iniSection {
 }
 
 // render returns the configuration file's text.
-func (c ironicConfig) render() string {
+func (c ironicConfig) render() string { return renderINI(c.sections()) }
+
+// renderINI returns an oslo.config file's text.
+func renderINI(sections []iniSection) string {
 	var b strings.Builder
-	for i, sec := range c.sections() {
+	for i, sec := range sections {
 		if i > 0 {
 			b.WriteString("\n")
 		}

@@ -36,7 +36,7 @@ var loopbackEnv = []string{"no_proxy=127.0.0.1,localhost", "NO_PROXY=127.0.0.1,l
 // startIronic writes a loopback-only configuration under dir, creates the
 // database and starts Ironic, retrying with another port if the one it
 // picked was taken in the meantime. It returns once the API answers.
-func startIronic(ctx context.Context, dir string) (*ironicServer, error) {
+func startIronic(ctx context.Context, dir string, inspectorPort int) (*ironicServer, error) {
 	var lastErr error
 	for attempt := 1; attempt <= 3; attempt++ {
 		port, err := freePort()
@@ -48,7 +48,7 @@ func startIronic(ctx context.Context, dir string) (*ironicServer, error) {
 			logPath:     filepath.Join(dir, "ironic.log"),
 			consolePath: filepath.Join(dir, "ironic-console.log"),
 		}
-		s.cfg = ironicConfig{port: port, stateDir: filepath.Join(dir, "ironic-state"), logFile: s.logPath}
+		s.cfg = ironicConfig{port: port, stateDir: filepath.Join(dir, "ironic-state"), logFile: s.logPath, inspectorPort: inspectorPort}
 		if err := s.cfg.write(s.confPath); err != nil {
 			return nil, fmt.Errorf("write ironic config: %w", err)
 		}
