@@ -212,6 +212,9 @@ func (t *Tracker) Skip(name, reason string) {
 	defer t.mu.Unlock()
 	e := t.get(name)
 	e.state = Skipped
+	if !e.started.IsZero() {
+		e.ended = t.now()
+	}
 	e.merge([]any{"reason", reason})
 	t.log.Info("stage skipped", "stage", name, "reason", reason)
 }
@@ -319,7 +322,7 @@ func (e *entry) report(now time.Time) Stage {
 		at := unixSeconds(e.started)
 		s.StartedAt = &at
 		end := now
-		if (e.state == Done || e.state == Failed) && !e.ended.IsZero() {
+		if e.state != Running && !e.ended.IsZero() {
 			end = e.ended
 		}
 		d := end.Sub(e.started).Seconds()

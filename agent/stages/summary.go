@@ -69,7 +69,7 @@ func summarize(stages []Stage, start time.Time) string {
 			end = max(end, *s.StartedAt+*s.Duration)
 		}
 		switch {
-		case s.State == Running && where == "":
+		case s.State == Running && where == "" && s.Name != Heartbeat:
 			where = fmt.Sprintf("at %s for %s", s.Name, seconds(s.Duration))
 			if s.Attempts > 1 {
 				where += fmt.Sprintf(" (attempt %d)", s.Attempts)

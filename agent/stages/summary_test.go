@@ -46,6 +46,13 @@ func TestSummaryAndAgentStatus(t *testing.T) {
 			tr.Beat(nil)
 		}, "boot stages done in 142ms; plugins loaded: plugin raid failed: handshake timed out; disk wait failed: no suitable device; " +
 			"inspection failed: inspector answered 400", StatusError},
+		{"heartbeating started, none answered yet", func(tr *Tracker, c *clock) {
+			for _, s := range boot[:len(boot)-1] {
+				tr.Done(s)
+			}
+			tr.Start(Heartbeat)
+			c.advance(time.Second)
+		}, "boot stages done in 0s", StatusRunning},
 		{"heartbeat failures alone are not an error status", func(tr *Tracker, c *clock) {
 			for _, s := range boot[:len(boot)-1] {
 				tr.Done(s)
