@@ -23,6 +23,7 @@ import (
 	"github.com/metalagent/metalagent/agent/ironic"
 	"github.com/metalagent/metalagent/agent/metrics"
 	"github.com/metalagent/metalagent/agent/pluginhost"
+	"github.com/metalagent/metalagent/agent/stages"
 	"github.com/metalagent/metalagent/agent/tlsconf"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
@@ -41,6 +42,8 @@ type Agent struct {
 	// metrics are the run's metrics; nil when off and for the
 	// command-line tools.
 	metrics *metrics.Metrics
+	// stages are the run's boot stages (nil outside Run).
+	stages *stages.Tracker
 }
 
 // New returns an agent for cfg, logging to out (and to an in-memory buffer
@@ -144,60 +147,92 @@ func (a *Agent) Run(ctx context.Context) error {
 		autoKey = tlsconf.GenerateKeyAsync(a.cfg.TLSCertificateCurve)
 	}
 	a.metrics = a.startMetrics(ctx)
+	// The boot stages, and the API answering GET /v1/status with them
+	// from now on (commands once the stages up to lookup are done).
+	st := stages.New(log, a.started, stages.Boot...)
+	a.stages = st
+	srv := &api.Server{Version: Version, Started: a.started, Logger: log.Named("api"), Details: func() any { return st.Report() }}
+	if a.cfg.AgentToken != "" {
+		srv.SetToken(a.cfg.AgentToken, a.cfg.AgentTokenRequired)
+	}
+	endpoint, err := a.openAPI(ctx, srv, static, st)
+	if err != nil {
+		return err
+	}
 	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log, Metrics: a.metrics}
 	deps.Power = func(reboot bool) { a.power(stop, reboot) }
 	builtins := append([]pluginhost.Builtin{{Name: commands.BuiltinName, Manager: commands.Builtin(deps)}}, a.managers...)
+	st.Start(stages.Plugins)
 	host, err := a.StartPlugins(ctx, builtins...)
 	if err != nil {
-		return fmt.Errorf("start hardware managers: %w", err)
+		err = fmt.Errorf("start hardware managers: %w", err)
+		st.Fail(stages.Plugins, err)
+		return err
 	}
 	defer host.Close()
 	deps.Host = host
 	a.metrics.WatchPlugins(host.Statuses)
-	log.Info("stage done", "stage", "plugins loaded", "managers", len(host.Managers()), "failed", len(host.Failures()))
+	st.Done(stages.Plugins, "managers", len(host.Managers()), "failed", len(host.Failures()))
+	for _, f := range host.Failures() {
+		st.Warn(stages.Plugins, fmt.Sprintf("plugin %s not in use: %v", f.Name, f.Err), "path", f.Path)
+	}
 	if err := sleepCtx(ctx, a.cfg.HardwareInitializationDelay); err != nil {
 		return fmt.Errorf("hardware initialization delay: %w", err)
 	}
-	if err := waitForDisks(ctx, log, a.cfg.DiskWaitAttempts, a.cfg.DiskWaitDelay, installDiskProbe(host)); err != nil {
+	if err := a.diskWaitStage(ctx, st, installDiskProbe(host)); err != nil {
 		return err
 	}
 
 	// Inspection runs before lookup; lookup reuses the inventory it sent.
-	insp := a.inspect(ctx, host, deps)
+	insp := a.inspect(ctx, host, deps, st)
+	st.Start(stages.Inventory)
 	inv := insp.Inventory
 	if inv == nil {
 		if inv, err = host.Inventory(ctx); err != nil {
-			return fmt.Errorf("inventory: %w", err)
+			err = fmt.Errorf("inventory: %w", err)
+			st.Fail(stages.Inventory, err)
+			return err
 		}
 	}
 	macs := macAddresses(inv)
-	log.Info("stage done", "stage", "inventory", "interfaces", len(macs), "disks", countOf(inv, "disks"))
-
-	srv := &api.Server{Version: Version, Started: a.started, Logger: log.Named("api")}
-	if a.cfg.AgentToken != "" {
-		srv.SetToken(a.cfg.AgentToken, a.cfg.AgentTokenRequired)
-	}
+	st.Done(stages.Inventory, "interfaces", len(macs), "disks", countOf(inv, "disks"))
+	a.networkStage(ctx, st)
 	var lookup *ironic.LookupResult
 	var client *ironic.Client
 	if !a.cfg.Standalone {
 		client = &ironic.Client{BaseURL: a.cfg.APIURL, HTTP: a.httpClient(), RequestID: a.cfg.GlobalRequestID,
-			PinnedVersion: a.cfg.IronicAPIVersion, Logger: log.Named("ironic"), Metrics: a.metrics}
+			PinnedVersion: a.cfg.IronicAPIVersion, Logger: log.Named("ironic"), Metrics: a.metrics,
+			OnLookupRetry: func(_ int, err error, retryIn time.Duration) {
+				st.Retry(stages.Lookup, err, "retry_in", retryIn.Round(time.Millisecond).String())
+				a.recheckNetwork(ctx, st)
+			}}
 		if len(macs) == 0 {
-			return errors.New("lookup: the inventory has no interface with a MAC address")
+			err := errors.New("lookup: the inventory has no interface with a MAC address")
+			st.Fail(stages.Lookup, err)
+			return err
 		}
+		st.Start(stages.Lookup, "macs", macs)
 		lookup = insp.Lookup // Ironic's continue_inspection (API 1.84+) answers like lookup
 		if lookup == nil {
 			if lookup, err = client.LookupUntil(ctx, macs, insp.NodeUUID, a.cfg.LookupTimeout, a.cfg.LookupInterval); err != nil {
+				st.Fail(stages.Lookup, err)
 				return err
 			}
 		}
+		if st.State(stages.Network) == stages.Failed {
+			st.Done(stages.Network, "reached", "Ironic answered the lookup")
+		}
 		log = log.With("node", lookup.Node.UUID)
 		token, ok := a.token(lookup)
-		if !ok {
-			log.Warn("lookup gave no usable agent token (already handed out to an earlier boot?); Ironic will refuse heartbeats")
-		}
 		srv.SetToken(token, lookup.Config.AgentTokenRequired || a.cfg.AgentTokenRequired)
-		log.Info("stage done", "stage", "lookup", "heartbeat_timeout", lookup.Config.HeartbeatTimeout, "token", ok)
+		st.Done(stages.Lookup, "node", lookup.Node.UUID, "heartbeat_timeout", lookup.Config.HeartbeatTimeout, "token", ok)
+		if !ok {
+			st.Warn(stages.Lookup, "no usable agent token: Ironic handed it to an earlier boot or start of this agent "+
+				"and will refuse heartbeats (power-cycle the node through Ironic for a new one)")
+		}
+		a.applyLookupConfig(lookup.Config, log)
+	} else {
+		st.Skip(stages.Lookup, "standalone")
 	}
 
 	runner := commands.NewRunner(ctx, log.Named("commands"))
@@ -209,63 +244,56 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	// TLS as IPA decides it: static if configured, else auto-TLS for the
 	// advertised host when Ironic takes agent_verify_ca, else plain.
+	st.Start(stages.API)
 	served := plainAPI
 	if static != nil {
-		served = static
+		served = static.withMinVersion(a.cfg.TLSMinVersion)
 	}
-	var advertise string
+	var advertise, callback string
 	if lookup != nil {
 		advertise, err = a.advertiseHost(ctx)
 		if err != nil {
+			st.Fail(stages.API, fmt.Errorf("advertised address: %w", err))
 			return err
 		}
 		a.checkStaticName(served, advertise, log)
 		if static == nil {
 			auto, err := a.autoTLS(ctx, client, advertise, autoKey, log.Named("tls"))
 			if err != nil {
+				st.Fail(stages.API, fmt.Errorf("auto-TLS: %w", err))
 				return err
 			}
 			if auto != nil {
 				served = auto
 			}
 		}
+		callback = served.protocol(a.cfg.AdvertiseProtocol, log) + "://" + net.JoinHostPort(advertise, strconv.Itoa(a.cfg.AdvertisePort))
 	}
-
-	addr := net.JoinHostPort(a.cfg.ListenHost, strconv.Itoa(a.cfg.ListenPort))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	httpSrv := srv.HTTPServer(served.config)
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- api.Serve(ctx, httpSrv, func() error { return api.ServeOn(httpSrv, ln) }) }()
-	log.Info("stage done", "stage", "API serving", "address", ln.Addr().String(), "tls", served.mode, "since_start", time.Since(a.started).Round(time.Microsecond))
+	endpoint.commandsReady(served)
+	st.Done(stages.API, "address", endpoint.address(), "tls", served.mode, "callback_url", callback)
 	go a.writeAutoTLS(served, log.Named("tls"))
 
 	if lookup != nil {
-		callback := served.protocol(a.cfg.AdvertiseProtocol, log) + "://" + net.JoinHostPort(advertise, strconv.Itoa(a.cfg.AdvertisePort))
 		verifyCA := served.verifyCA
 		token, _ := a.token(lookup)
-		first := true
 		hb := &ironic.Heartbeater{
 			Client:   client,
 			NodeUUID: lookup.Node.UUID,
 			Timeout:  time.Duration(lookup.Config.HeartbeatTimeout * float64(time.Second)),
 			Request: func() ironic.HeartbeatRequest {
-				return ironic.HeartbeatRequest{CallbackURL: callback, AgentToken: token, AgentVersion: Version, AgentVerifyCA: verifyCA}
+				return ironic.HeartbeatRequest{CallbackURL: callback, AgentToken: token, AgentVersion: Version, AgentVerifyCA: verifyCA,
+					AgentStatus: st.AgentStatus(), AgentStatusMessage: statusMessage(st)}
 			},
-			OnResult: func(err error) {
-				if err == nil && first {
-					first = false
-					log.Info("stage done", "stage", "heartbeating", "callback_url", callback, "since_start", time.Since(a.started).Round(time.Microsecond))
-				}
-			},
-			Logger: log.Named("heartbeat"),
+			OnResult: st.Beat,
+			Logger:   log.Named("heartbeat"),
 		}
 		runner.OnAsyncDone = hb.Force
+		st.Start(stages.Heartbeat, "node", lookup.Node.UUID)
 		go hb.Run(ctx)
+	} else {
+		st.Skip(stages.Heartbeat, "standalone")
 	}
-	err = <-serveErr
+	err = <-endpoint.done
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve API: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/metalagent/metalagent/agent/inspector"
 	"github.com/metalagent/metalagent/agent/ironic"
 	"github.com/metalagent/metalagent/agent/pluginhost"
+	"github.com/metalagent/metalagent/agent/stages"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
 
@@ -16,7 +17,7 @@ import (
 // and an API URL). A failure is logged and the boot goes on to lookup.
 // The result is never nil: its Inventory (when set) is reused for lookup,
 // its NodeUUID and Lookup feed it.
-func (a *Agent) inspect(ctx context.Context, host *pluginhost.Host, deps *commands.Deps) *inspector.Result {
+func (a *Agent) inspect(ctx context.Context, host *pluginhost.Host, deps *commands.Deps, st *stages.Tracker) *inspector.Result {
 	managers := make([]sdk.Version, 0, len(host.Managers()))
 	for _, m := range host.Managers() {
 		managers = append(managers, m.Version)
@@ -44,14 +45,19 @@ func (a *Agent) inspect(ctx context.Context, host *pluginhost.Host, deps *comman
 		Logger:            log,
 	}
 	if a.cfg.Standalone || !opts.Enabled() {
+		st.Skip(stages.Inspection, "not configured (no ipa-inspection-callback-url, no ipa-inspection-collectors)")
 		return &inspector.Result{}
 	}
+	st.Start(stages.Inspection, "collectors", opts.Collectors, "callback_url", opts.CallbackURL)
 	if a.cfg.APIURL != "" {
 		opts.Ironic = &ironic.Client{BaseURL: a.cfg.APIURL, HTTP: opts.HTTP, RequestID: a.cfg.GlobalRequestID, Logger: a.log.Named("ironic")}
 	}
 	res, err := inspector.Run(ctx, opts)
 	if err != nil {
 		log.Error("inspection failed; proceeding with lookup", "error", err)
+		st.Fail(stages.Inspection, err)
+	} else {
+		st.Done(stages.Inspection, "node", res.NodeUUID)
 	}
 	a.log.Info("stage done", "stage", "inspection", "ok", err == nil, "node", res.NodeUUID,
 		"since_start", time.Since(a.started).Round(time.Microsecond))

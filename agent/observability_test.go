@@ -75,7 +75,7 @@ func TestStandaloneMetricsAndJSONLogs(t *testing.T) {
 	}()
 
 	api := "http://127.0.0.1:" + strconv.Itoa(apiPort)
-	get(t, api+"/v1/status")
+	waitCommands(t, http.DefaultClient, api)
 	const reqID = "req-12345678-9abc-4def-8123-456789abcdef"
 	req, _ := http.NewRequest(http.MethodPost, api+"/v1/commands/", strings.NewReader(`{"name":"standby.get_partition_uuids","params":{}}`))
 	req.Header.Set("X-OpenStack-Request-ID", reqID)

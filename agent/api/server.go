@@ -24,10 +24,13 @@ import (
 // maxBody bounds a command request (configdrives travel inline).
 const maxBody = 128 << 20
 
-// Status is GET /v1/status: IPA's two fields.
+// Status is GET /v1/status: IPA's two fields, unchanged, and the
+// agent's own under "metalagent" (Ironic reads neither).
 type Status struct {
 	StartedAt float64 `json:"started_at"`
 	Version   string  `json:"version"`
+	// Metalagent is what Server.Details returns: the boot stages.
+	Metalagent any `json:"metalagent,omitempty"`
 }
 
 // Server is the agent's API.
@@ -36,6 +39,10 @@ type Server struct {
 	Version string
 	Started time.Time
 	Logger  hclog.Logger
+	// Details, when set, returns what GET /v1/status adds under
+	// "metalagent" (the boot stages, see agent/stages). It is called on
+	// every status request, from the request's goroutine.
+	Details func() any
 
 	mu            sync.RWMutex
 	token         string
@@ -160,10 +167,14 @@ func (s *Server) v1(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, Status{
+	st := Status{
 		StartedAt: float64(s.Started.UnixNano()) / 1e9,
 		Version:   s.Version,
-	})
+	}
+	if s.Details != nil {
+		st.Metalagent = s.Details()
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func wantWait(r *http.Request) bool {

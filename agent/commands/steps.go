@@ -83,7 +83,7 @@ func (f stepFamily) executeStep(d *Deps) Func {
 			return nil, err
 		}
 		var want map[string]string
-		if err := p.Decode(f.ext+"_version", &want); err != nil {
+		if err := decodeVersions(p, f.ext+"_version", &want); err != nil {
 			return nil, err
 		}
 		if have := d.Host.Versions(); len(want) > 0 && !maps.Equal(want, have) {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -24,6 +25,9 @@ const (
 	versionAgentVersion = "1.36"
 	versionAgentToken   = "1.62"
 	versionVerifyCA     = "1.68"
+	// versionStatus adds agent_status and agent_status_message to
+	// heartbeats (Ironic 21.0+; 21.4 is at 1.82).
+	versionStatus = "1.72"
 )
 
 // Client talks to one Ironic API.
@@ -41,6 +45,10 @@ type Client struct {
 	// Metrics counts lookups and heartbeats by outcome; nil records
 	// nothing.
 	Metrics *metrics.Metrics
+	// OnLookupRetry, if set, is told of every failed lookup attempt that
+	// LookupUntil retries: its number (from 1), error and the pause
+	// before the next one.
+	OnLookupRetry func(attempt int, err error, retryIn time.Duration)
 
 	mu      sync.Mutex
 	version string
@@ -52,7 +60,14 @@ type StatusError struct {
 	Op     string
 	Status int
 	Fault  string
+	// hint is what the refusal most likely means (see Hint).
+	hint string
 }
+
+// Hint says what the refusal most likely means for the operator (a
+// lookup 404: a node Ironic does not know, or not waiting for an agent),
+// or "". The boot stages report it as the failure's cause.
+func (e *StatusError) Hint() string { return e.hint }
 
 // Error describes the failed call.
 func (e *StatusError) Error() string {

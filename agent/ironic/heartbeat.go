@@ -2,9 +2,12 @@ package ironic
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,10 +20,22 @@ type HeartbeatRequest struct {
 	AgentToken    string `json:"agent_token,omitempty"`
 	AgentVersion  string `json:"agent_version,omitempty"`
 	AgentVerifyCA string `json:"agent_verify_ca,omitempty"`
+	// AgentStatus ("start", "end" or "error"; any other value is a 400)
+	// and AgentStatusMessage are stored by Ironic in the node's
+	// driver_internal_info (API 1.72). IPA does not send them; the agent
+	// sends its boot stages' summary (see agent/stages).
+	AgentStatus        string `json:"agent_status,omitempty"`
+	AgentStatusMessage string `json:"agent_status_message,omitempty"`
 }
 
+// validAgentStatus are the agent_status values Ironic accepts.
+var validAgentStatus = map[string]bool{"start": true, "end": true, "error": true}
+
 // Heartbeat sends one heartbeat. Fields are sent only when the Ironic API
-// version accepts them.
+// version accepts them: agent_version from 1.36, agent_verify_ca from
+// 1.68, agent_status and agent_status_message from 1.72 (an invalid
+// agent_status is dropped, not sent). The version header is the lowest
+// that carries what is sent. Refusals are *StatusError with a hint.
 func (c *Client) Heartbeat(ctx context.Context, nodeUUID string, hb HeartbeatRequest) error {
 	detected := c.Version(ctx)
 	ver := minVer(detected, versionVerifyCA)
@@ -30,9 +45,51 @@ func (c *Client) Heartbeat(ctx context.Context, nodeUUID string, hb HeartbeatReq
 	if versionLess(detected, versionVerifyCA) {
 		hb.AgentVerifyCA = ""
 	}
+	if !validAgentStatus[hb.AgentStatus] {
+		hb.AgentStatus = ""
+	}
+	if versionLess(detected, versionStatus) {
+		hb.AgentStatus, hb.AgentStatusMessage = "", ""
+	}
+	if hb.AgentStatus != "" || hb.AgentStatusMessage != "" {
+		ver = versionStatus
+	}
 	err := c.do(ctx, "heartbeat", http.MethodPost, "/v1/heartbeat/"+url.PathEscape(nodeUUID), ver, hb, nil, http.StatusAccepted, http.StatusOK)
+	var se *StatusError
+	if errors.As(err, &se) {
+		se.hint = heartbeatHint(se, nodeUUID)
+	}
 	c.Metrics.Heartbeat(err)
 	return err
+}
+
+// heartbeatHint says what Ironic's refusal of a heartbeat most likely
+// means, from its status and faultstring (Ironic 21.4's texts).
+func heartbeatHint(se *StatusError, nodeUUID string) string {
+	f := strings.ToLower(se.Fault)
+	switch {
+	case se.Status == http.StatusNotFound:
+		return fmt.Sprintf("Ironic does not know node %s any more (deleted?)", nodeUUID)
+	case se.Status == http.StatusConflict:
+		return "the node is locked by another Ironic operation; the next heartbeat will do"
+	case se.Status == http.StatusServiceUnavailable:
+		return "Ironic has no free conductor worker (overloaded); the next heartbeat will do"
+	case strings.Contains(f, "agent token"):
+		return "Ironic refused the agent token: it handed the token to an earlier boot or start of this agent " +
+			"(agent restarted without a reboot?), so it refuses this one; power-cycle the node through Ironic for a new token"
+	case strings.Contains(f, "callback_url"):
+		return "Ironic holds another callback URL for this node (from an earlier agent, or the advertised address changed); " +
+			"it takes a new one only after it powered the node off"
+	case strings.Contains(f, "agent_verify_ca"):
+		return "Ironic holds another certificate for this agent (from an earlier start); it takes a new one only after it powered the node off"
+	case strings.Contains(f, "tls is required"):
+		return "Ironic requires TLS ([agent]require_tls) but the callback URL is http://: enable auto-TLS or --listen-tls"
+	case strings.Contains(f, "not recognised"):
+		return "Ironic refused a field for the API version used: is ipa-ironic-api-version pinned higher than this Ironic?"
+	case se.Status == http.StatusBadRequest && strings.Contains(f, "conductor"):
+		return "Ironic has no conductor for this node (its driver or conductor group): " + se.Fault
+	}
+	return ""
 }
 
 // SupportsAutoTLS reports whether Ironic's API takes agent_verify_ca

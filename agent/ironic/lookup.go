@@ -21,18 +21,6 @@ type Node struct {
 	Raw                json.RawMessage `json:"-"`
 }
 
-// LookupConfig is the "config" of a lookup answer.
-type LookupConfig struct {
-	// HeartbeatTimeout is Ironic's ramdisk_heartbeat_timeout in seconds.
-	HeartbeatTimeout float64 `json:"heartbeat_timeout"`
-	// AgentToken is the token, "******" when it was already handed out,
-	// or empty.
-	AgentToken         *string  `json:"agent_token"`
-	AgentTokenRequired bool     `json:"agent_token_required"`
-	DisableDeepInspect *bool    `json:"disable_deep_image_inspection"`
-	PermittedFormats   []string `json:"permitted_image_formats"`
-}
-
 // LookupResult is Ironic's answer to a lookup.
 type LookupResult struct {
 	Node   Node         `json:"node"`
@@ -52,10 +40,15 @@ func (r *LookupResult) Token() (string, bool) {
 }
 
 // Lookup asks Ironic once for the node owning one of the MAC addresses.
+// Ironic's refusals are *StatusError with a hint naming the likely cause.
 func (c *Client) Lookup(ctx context.Context, macs []string, nodeUUID string) (*LookupResult, error) {
 	ver := minVer(c.Version(ctx), versionAgentToken)
 	path := "/v1/lookup?" + query("addresses", strings.Join(macs, ","), "node_uuid", nodeUUID)
 	res, err := c.lookup(ctx, path, ver)
+	var se *StatusError
+	if errors.As(err, &se) {
+		se.hint = lookupHint(se, macs, nodeUUID)
+	}
 	c.Metrics.Lookup(err)
 	return res, err
 }
@@ -66,15 +59,38 @@ func (c *Client) lookup(ctx context.Context, path, ver string) (*LookupResult, e
 	if err := c.do(ctx, "lookup", http.MethodGet, path, ver, nil, &raw, http.StatusOK); err != nil {
 		return nil, err
 	}
-	res := &LookupResult{}
-	if err := json.Unmarshal(raw, res); err != nil {
+	return ParseLookup(raw)
+}
+
+// ParseLookup decodes and checks a lookup answer (also what Ironic's
+// continue_inspection answers from API 1.84): a node with a uuid, and a
+// config with heartbeat_timeout. Unknown config keys are kept aside (see
+// LookupConfig). An answer in the form before API 1.22, without "config"
+// and with heartbeat_timeout beside the node, is converted, as IPA does.
+func ParseLookup(raw []byte) (*LookupResult, error) {
+	var whole struct {
+		Node             json.RawMessage  `json:"node"`
+		Config           *json.RawMessage `json:"config"`
+		HeartbeatTimeout *float64         `json:"heartbeat_timeout"`
+	}
+	if err := json.Unmarshal(raw, &whole); err != nil {
 		return nil, fmt.Errorf("lookup: decode answer: %w", err)
 	}
-	var whole struct {
-		Node json.RawMessage `json:"node"`
+	res := &LookupResult{}
+	if len(whole.Node) > 0 {
+		if err := json.Unmarshal(whole.Node, &res.Node); err != nil {
+			return nil, fmt.Errorf("lookup: decode node: %w", err)
+		}
+		res.Node.Raw = whole.Node
 	}
-	_ = json.Unmarshal(raw, &whole)
-	res.Node.Raw = whole.Node
+	switch {
+	case whole.Config != nil:
+		if err := json.Unmarshal(*whole.Config, &res.Config); err != nil {
+			return nil, err
+		}
+	case whole.HeartbeatTimeout != nil:
+		res.Config.HeartbeatTimeout = *whole.HeartbeatTimeout
+	}
 	if res.Node.UUID == "" {
 		return nil, errors.New("lookup: answer has no node uuid")
 	}
@@ -82,6 +98,27 @@ func (c *Client) lookup(ctx context.Context, path, ver string) (*LookupResult, e
 		return nil, errors.New("lookup: answer has no config.heartbeat_timeout")
 	}
 	return res, nil
+}
+
+// lookupHint says what Ironic's refusal of a lookup most likely means.
+func lookupHint(se *StatusError, macs []string, nodeUUID string) string {
+	who := fmt.Sprintf("a node with MACs [%s]", strings.Join(macs, " "))
+	if nodeUUID != "" {
+		who = fmt.Sprintf("node %s (or one with MACs [%s])", nodeUUID, strings.Join(macs, " "))
+	}
+	switch {
+	case se.Status == http.StatusNotFound:
+		return "Ironic does not know " + who + ": is the node in a state that waits for an agent? " +
+			"(deploy wait, clean wait, inspect wait, rescue wait; with fast-track also enroll, manageable, available; " +
+			"and are these MACs the node's ports?)"
+	case se.Status == http.StatusConflict:
+		return "the node is locked by another Ironic operation; retrying with a longer pause"
+	case se.Status == http.StatusBadRequest:
+		return "Ironic refused the lookup request (no valid MAC address, or no conductor for the node): " + se.Fault
+	case se.Status >= 500:
+		return fmt.Sprintf("Ironic's API failed (%d): is the conductor running? %s", se.Status, se.Fault)
+	}
+	return ""
 }
 
 // LookupUntil retries Lookup with randomised exponential backoff, starting
@@ -99,6 +136,9 @@ func (c *Client) LookupUntil(ctx context.Context, macs []string, nodeUUID string
 		if err == nil {
 			return res, nil
 		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		lastErr = err
 		wait := backoffWait(attempt, interval, 60*time.Second)
 		var se *StatusError
@@ -109,8 +149,10 @@ func (c *Client) LookupUntil(ctx context.Context, macs []string, nodeUUID string
 		if time.Now().Add(wait).After(deadline) {
 			break
 		}
-		c.log().Info("lookup failed; retrying (is the node in a state that waits for an agent?)",
-			"attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
+		c.log().Debug("lookup failed; retrying", "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
+		if c.OnLookupRetry != nil {
+			c.OnLookupRetry(attempt+1, err, wait)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

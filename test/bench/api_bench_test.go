@@ -88,7 +88,7 @@ func TestAPIThroughput(t *testing.T) {
 	helloPort := freePort(t)
 	helloAddr := "127.0.0.1:" + strconv.Itoa(helloPort)
 	helloPID := apiStartServer(t, env, hello, helloAddr)
-	waitReady(t, "http://"+helloAddr+"/")
+	waitAnswers(t, "http://"+helloAddr+"/")
 
 	cmdline := filepath.Join(t.TempDir(), "cmdline")
 	if err := os.WriteFile(cmdline, nil, 0o644); err != nil {
@@ -98,7 +98,7 @@ func TestAPIThroughput(t *testing.T) {
 	agentAddr := "127.0.0.1:" + strconv.Itoa(agentPort)
 	agentPID := apiStartServer(t, env, filepath.Join(root, "bin", "metalagent"), "--standalone", "--listen-host", "127.0.0.1",
 		"--listen-port", strconv.Itoa(agentPort), "--plugin-dir", filepath.Join(root, "bin", "plugins"),
-		"--cmdline-file", cmdline, "--allowed-disks", "/dev/nonexistent")
+		"--cmdline-file", cmdline, "--allowed-disks", "/dev/nonexistent", "--disk-wait-attempts", "1")
 	waitReady(t, "http://"+agentAddr+"/v1/status")
 	apiFillCommands(t, "http://"+agentAddr, *apiCommands)
 

@@ -194,7 +194,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 		port := freePort(b)
 		cmd := exec.Command(filepath.Join(root, "bin", "metalagent"), "--standalone", "--listen-host", "127.0.0.1",
 			"--listen-port", strconv.Itoa(port), "--plugin-dir", filepath.Join(root, "bin", "plugins"),
-			"--cmdline-file", cmdline, "--allowed-disks", "/dev/nonexistent")
+			"--cmdline-file", cmdline, "--allowed-disks", "/dev/nonexistent", "--disk-wait-attempts", "1")
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
