@@ -3,6 +3,7 @@ package esp
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -225,7 +226,10 @@ func TestFind(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := Find(bytes.NewReader(make([]byte, 1<<20)), 1<<20, ""); err == nil {
-		t.Error("a blank disk has a partition table")
+	if _, ok, err := Find(bytes.NewReader(make([]byte, 1<<20)), 1<<20, "1a2b-3c4d"); ok || err != nil {
+		t.Errorf("a blank disk: ESP found %v, error %v", ok, err)
+	}
+	if _, err := Partitions(bytes.NewReader(make([]byte, 1<<20)), 1<<20); !errors.Is(err, ErrNoTable) {
+		t.Errorf("a blank disk's partitions: %v, want ErrNoTable", err)
 	}
 }

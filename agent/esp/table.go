@@ -20,6 +20,9 @@ var espType = guidBytes("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
 // mbrESP is the MBR partition type of an EFI system partition.
 const mbrESP = 0xEF
 
+// ErrNoTable is Partitions' error for a disk with neither a GPT nor an MBR.
+var ErrNoTable = errors.New("no partition table (no GPT, no MBR signature)")
+
 // Partition is a partition of the disk.
 type Partition struct {
 	// Number is the partition number (the N of /dev/sdaN, the -p of
@@ -93,7 +96,7 @@ func mbr(r io.ReaderAt, size int64) ([]Partition, error) {
 		return nil, fmt.Errorf("read MBR: %w", err)
 	}
 	if b[510] != 0x55 || b[511] != 0xAA {
-		return nil, errors.New("no partition table (no GPT, no MBR signature)")
+		return nil, ErrNoTable
 	}
 	var out []Partition
 	for i := 0; i < 4; i++ {
@@ -133,9 +136,13 @@ func guidString(b []byte) string {
 // Find returns the partition holding the EFI system partition: the one
 // the table marks as such (IPA trusts the disk first), else the one whose
 // PARTUUID or FAT volume UUID is uuid (install_bootloader's
-// efi_system_part_uuid). ok is false when there is none.
+// efi_system_part_uuid). ok is false when there is none, a disk without
+// a partition table included.
 func Find(r io.ReaderAt, size int64, uuid string) (Partition, bool, error) {
 	parts, err := Partitions(r, size)
+	if errors.Is(err, ErrNoTable) {
+		return Partition{}, false, nil
+	}
 	if err != nil {
 		return Partition{}, false, err
 	}
