@@ -22,6 +22,7 @@ import (
 	"github.com/metalagent/metalagent/agent/config"
 	"github.com/metalagent/metalagent/agent/ironic"
 	"github.com/metalagent/metalagent/agent/pluginhost"
+	"github.com/metalagent/metalagent/agent/sandbox"
 	"github.com/metalagent/metalagent/agent/tlsconf"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
 )
@@ -134,8 +135,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	if static == nil && a.cfg.EnableAutoTLS && !a.cfg.Standalone {
 		autoKey = tlsconf.GenerateKeyAsync(a.cfg.TLSCertificateCurve)
 	}
-	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log}
-	deps.Power = func(reboot bool) { a.power(stop, reboot) }
+	sb, err := sandbox.New(a.cfg.Sandbox, log.Named("sandbox"))
+	if err != nil {
+		return err
+	}
+	if sb.Enabled() {
+		log.Info("sandbox: actions that change the machine are recorded, not done", "dir", sb.Dir())
+	}
+	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log, Sandbox: sb}
+	deps.Power = func(reboot bool) { a.power(ctx, sb, stop, reboot) }
 	builtins := append([]pluginhost.Builtin{{Name: commands.BuiltinName, Manager: commands.Builtin(deps)}}, a.managers...)
 	host, err := a.StartPlugins(ctx, builtins...)
 	if err != nil {
@@ -175,6 +183,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 		log = log.With("node", lookup.Node.UUID)
+		deps.SetNode(lookup.Node.Raw)
 		token, ok := a.token(lookup)
 		if !ok {
 			log.Warn("lookup gave no usable agent token (already handed out to an earlier boot?); Ironic will refuse heartbeats")
@@ -185,6 +194,19 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	runner := commands.NewRunner(ctx, log.Named("commands"))
 	deps.Logger = log
+	deps.SetToken = srv.SetToken
+	// finalize_rescue and lockdown end the API and the heartbeats, not the
+	// agent: apiCtx ends them, stopped says why.
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	defer stopAPI()
+	stopped := make(chan commands.StopReason, 1)
+	deps.StopAPI = func(why commands.StopReason) {
+		select {
+		case stopped <- why:
+		default:
+		}
+		stopAPI()
+	}
 	commands.RegisterAll(runner, deps)
 	srv.Runner = runner
 	srv.Logger = log.Named("api")
@@ -220,7 +242,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	httpSrv := srv.HTTPServer(served.config)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- api.Serve(ctx, httpSrv, func() error { return api.ServeOn(httpSrv, ln) }) }()
+	go func() { serveErr <- api.Serve(apiCtx, httpSrv, func() error { return api.ServeOn(httpSrv, ln) }) }()
 	log.Info("stage done", "stage", "API serving", "address", ln.Addr().String(), "tls", served.mode, "since_start", time.Since(a.started).Round(time.Microsecond))
 	go a.writeAutoTLS(served, log.Named("tls"))
 
@@ -245,11 +267,22 @@ func (a *Agent) Run(ctx context.Context) error {
 			Logger: log.Named("heartbeat"),
 		}
 		runner.OnAsyncDone = hb.Force
-		go hb.Run(ctx)
+		go hb.Run(apiCtx)
 	}
 	err = <-serveErr
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve API: %w", err)
+	}
+	select {
+	case why := <-stopped:
+		// IPA stays up without its API so that no service manager starts
+		// a new agent that would serve one again.
+		if why == commands.StopLockdown {
+			deps.Lockdown(ctx, log.Named("lockdown"))
+		}
+		log.Info("API and heartbeats stopped; the agent idles until it is ended", "by", string(why))
+		<-ctx.Done()
+	default:
 	}
 	log.Info("metalagent stopped")
 	return nil
@@ -266,11 +299,16 @@ func (a *Agent) token(lookup *ironic.LookupResult) (string, bool) {
 
 // power ends the agent's run for a power action: simulated, it only logs
 // and stops the agent; otherwise it powers the machine off or reboots it.
-func (a *Agent) power(stop context.CancelFunc, reboot bool) {
+func (a *Agent) power(ctx context.Context, sb *sandbox.Sandbox, stop context.CancelFunc, reboot bool) {
 	action := "power off"
 	cmd := unix.LINUX_REBOOT_CMD_POWER_OFF
 	if reboot {
 		action, cmd = "reboot", unix.LINUX_REBOOT_CMD_RESTART
+	}
+	if sb.Enabled() {
+		if err := sb.Do(ctx, "power", map[string]any{"action": action}, "the machine would "+action, nil); err != nil {
+			a.log.Error("sandbox: cannot record the power action", "error", err)
+		}
 	}
 	if a.cfg.SimulatePower {
 		a.log.Info("simulated power action: not acting on the machine; agent exits", "action", action)

@@ -80,6 +80,9 @@ func (f stepFamily) executeStep(d *Deps) Func {
 		if err := p.Decode("step", &st); err != nil {
 			return nil, err
 		}
+		// As IPA caches the node on every step, for the commands that
+		// get none.
+		d.SetNode(p["node"])
 		var want map[string]string
 		if err := p.Decode(f.ext+"_version", &want); err != nil {
 			return nil, err
