@@ -60,6 +60,11 @@ func TestCacheImage(t *testing.T) {
 			"prepare_image: image (img1) written to device DEV root_uuid=0x00000000", ""},
 		{"config drive refused", "standby.cache_image", `{"image_info": ` + info + `, "configdrive": "H4sI"}`, 2,
 			"", "InstanceDeployFailure"},
+		// A clean step (here one nobody offers) may have changed the disk.
+		{"a clean step runs", "clean.execute_clean_step", `{"step": {"step": "nope", "interface": "deploy"}, "node": {}, "ports": []}`, 2,
+			"", "HardwareManagerMethodNotFound"},
+		{"after it, cache_image writes again", "standby.cache_image", `{"image_info": ` + info + `}`, 3,
+			"cache_image: image (img1) cached to device DEV root_uuid=0x00000000", ""},
 	}
 	for _, s := range steps {
 		res, err := ta.r.Execute(context.Background(), s.command, params(t, s.params), true)

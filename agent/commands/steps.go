@@ -95,6 +95,12 @@ func (f stepFamily) executeStep(d *Deps) Func {
 			args = json.RawMessage("{}")
 		}
 		log = log.With("step", st.Step, "interface", st.Interface)
+		if st.Step != "write_image" {
+			// Any other step may change the disks (erase, RAID): the image
+			// written before no longer counts as written (unlike IPA, whose
+			// cached image id survives a fast-track cleaning).
+			d.setImage("", "")
+		}
 		log.Info("running step")
 		res, err := d.Host.Dispatch(ctx, sdk.ExecuteRequest{
 			Method: st.Step, Kind: f.kind, Args: args, Node: p["node"], Ports: p["ports"],
