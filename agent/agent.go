@@ -23,6 +23,7 @@ import (
 	"github.com/metalagent/metalagent/agent/ironic"
 	"github.com/metalagent/metalagent/agent/metrics"
 	"github.com/metalagent/metalagent/agent/pluginhost"
+	"github.com/metalagent/metalagent/agent/sandbox"
 	"github.com/metalagent/metalagent/agent/stages"
 	"github.com/metalagent/metalagent/agent/tlsconf"
 	sdk "github.com/metalagent/metalagent/plugin-sdk"
@@ -155,12 +156,23 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.AgentToken != "" {
 		srv.SetToken(a.cfg.AgentToken, a.cfg.AgentTokenRequired)
 	}
-	endpoint, err := a.openAPI(ctx, srv, static, st)
+	// finalize_rescue and lockdown end the API and the heartbeats, not the
+	// agent: apiCtx ends them, stopped says why.
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	defer stopAPI()
+	endpoint, err := a.openAPI(apiCtx, srv, static, st)
 	if err != nil {
 		return err
 	}
-	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log, Metrics: a.metrics}
-	deps.Power = func(reboot bool) { a.power(stop, reboot) }
+	sb, err := sandbox.New(a.cfg.Sandbox, log.Named("sandbox"))
+	if err != nil {
+		return err
+	}
+	if sb.Enabled() {
+		log.Info("sandbox: actions that change the machine are recorded, not done", "dir", sb.Dir())
+	}
+	deps := &commands.Deps{Config: a.cfg, Logs: a.logs.Bytes, Logger: log, Metrics: a.metrics, Sandbox: sb}
+	deps.Power = func(reboot bool) { a.power(ctx, sb, stop, reboot) }
 	builtins := append([]pluginhost.Builtin{{Name: commands.BuiltinName, Manager: commands.Builtin(deps)}}, a.managers...)
 	st.Start(stages.Plugins)
 	host, err := a.StartPlugins(ctx, builtins...)
@@ -223,6 +235,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			st.Done(stages.Network, "reached", "Ironic answered the lookup")
 		}
 		log = log.With("node", lookup.Node.UUID)
+		deps.SetNode(lookup.Node.Raw)
 		token, ok := a.token(lookup)
 		srv.SetToken(token, lookup.Config.AgentTokenRequired || a.cfg.AgentTokenRequired)
 		st.Done(stages.Lookup, "node", lookup.Node.UUID, "heartbeat_timeout", lookup.Config.HeartbeatTimeout, "token", ok)
@@ -238,6 +251,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	runner := commands.NewRunner(ctx, log.Named("commands"))
 	runner.Metrics = a.metrics
 	deps.Logger = log
+	deps.SetToken = srv.SetToken
+	stopped := make(chan commands.StopReason, 1)
+	deps.StopAPI = func(why commands.StopReason) {
+		select {
+		case stopped <- why:
+		default:
+		}
+		stopAPI()
+	}
 	commands.RegisterAll(runner, deps)
 	srv.Runner = runner
 	srv.Logger = log.Named("api")
@@ -289,13 +311,24 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		runner.OnAsyncDone = hb.Force
 		st.Start(stages.Heartbeat, "node", lookup.Node.UUID)
-		go hb.Run(ctx)
+		go hb.Run(apiCtx)
 	} else {
 		st.Skip(stages.Heartbeat, "standalone")
 	}
 	err = <-endpoint.done
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve API: %w", err)
+	}
+	select {
+	case why := <-stopped:
+		// IPA stays up without its API so that no service manager starts
+		// a new agent that would serve one again.
+		if why == commands.StopLockdown {
+			deps.Lockdown(ctx, log.Named("lockdown"))
+		}
+		log.Info("API and heartbeats stopped; the agent idles until it is ended", "by", string(why))
+		<-ctx.Done()
+	default:
 	}
 	log.Info("metalagent stopped")
 	return nil
@@ -312,11 +345,16 @@ func (a *Agent) token(lookup *ironic.LookupResult) (string, bool) {
 
 // power ends the agent's run for a power action: simulated, it only logs
 // and stops the agent; otherwise it powers the machine off or reboots it.
-func (a *Agent) power(stop context.CancelFunc, reboot bool) {
+func (a *Agent) power(ctx context.Context, sb *sandbox.Sandbox, stop context.CancelFunc, reboot bool) {
 	action := "power off"
 	cmd := unix.LINUX_REBOOT_CMD_POWER_OFF
 	if reboot {
 		action, cmd = "reboot", unix.LINUX_REBOOT_CMD_RESTART
+	}
+	if sb.Enabled() {
+		if err := sb.Do(ctx, "power", map[string]any{"action": action}, "the machine would "+action, nil); err != nil {
+			a.log.Error("sandbox: cannot record the power action", "error", err)
+		}
 	}
 	if a.cfg.SimulatePower {
 		a.log.Info("simulated power action: not acting on the machine; agent exits", "action", action)

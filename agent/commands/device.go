@@ -17,7 +17,14 @@ import (
 // disks (plugin-sdk/hints: the first disk matching all hints, or the
 // smallest disk of at least 4 GiB without hints), as IPA's generic manager
 // does.
+//
+// Without a node (prepare_image, cache_image, install_bootloader) the node
+// cached from lookup, the last step or set_node_info is used, as IPA uses
+// its cached node.
 func installDevice(ctx context.Context, d *Deps, node json.RawMessage) (string, error) {
+	if len(node) == 0 || string(node) == "null" {
+		node = d.cachedNode()
+	}
 	res, err := d.Host.Dispatch(ctx, sdk.ExecuteRequest{Method: "get_os_install_device", Node: node, Args: json.RawMessage("{}")})
 	if err == nil {
 		var dev string

@@ -20,6 +20,7 @@ import (
 
 	"github.com/metalagent/metalagent/agent/ipa"
 	"github.com/metalagent/metalagent/agent/metrics"
+	"github.com/metalagent/metalagent/agent/sandbox"
 )
 
 // Status is a command's command_status.
@@ -170,7 +171,7 @@ func (r *Runner) Execute(ctx context.Context, name string, params Params, wait b
 	if cmd.Validate != nil {
 		if err := cmd.Validate(params); err != nil {
 			r.mu.Unlock()
-			return Result{}, &HTTPError{http.StatusBadRequest, ipa.From(err, "InvalidCommandParamsError").Error()}
+			return Result{}, validationError(err)
 		}
 	}
 	e := &entry{res: Result{ID: uuid.NewString(), CommandName: cmdName, CommandStatus: StatusRunning}, done: make(chan struct{})}
@@ -206,9 +207,21 @@ func (r *Runner) Execute(ctx context.Context, name string, params Params, wait b
 	return r.snapshot(e), nil
 }
 
+// validationError is the HTTP refusal for a validator's error: its
+// class's 4xx code (404 for a flow naming an unknown extension), else 400.
+func validationError(err error) *HTTPError {
+	ierr := ipa.From(err, "InvalidCommandParamsError")
+	status := http.StatusBadRequest
+	if ierr.Code >= 400 && ierr.Code < 500 {
+		status = ierr.Code
+	}
+	return &HTTPError{status, ierr.Error()}
+}
+
 // finish runs command name and records its outcome.
 func (r *Runner) finish(e *entry, name string, log hclog.Logger, cmd Command, ctx context.Context, p Params) {
 	start := time.Now()
+	ctx = sandbox.WithCommandID(ctx, e.res.ID)
 	out, err := safeRun(hclog.WithContext(ctx, log), log, cmd.Run, p)
 	r.Metrics.CommandDone(name, metrics.OutcomeOf(err), time.Since(start))
 	r.mu.Lock()

@@ -83,10 +83,17 @@ func (d *Deps) prepareImage(ctx context.Context, log hclog.Logger, info image.In
 		return "", ipa.New("ProtectedDeviceError", "install device %s is not in the allowed disks %v", dev, allow.Paths())
 	}
 	log = log.With("device", dev, "image", info.ID)
-	log.Info("writing image")
-	res, err := image.Write(ctx, info, dev, d.imageOptions(log))
-	if err != nil {
-		return "", err
+	res := &image.Result{}
+	if d.writtenImage(info.ID) == dev {
+		// IPA's cached_image_id: cache_image or an earlier prepare_image
+		// of this process wrote it already.
+		log.Info("image already written to the device by this agent: not writing it again")
+	} else {
+		log.Info("writing image")
+		if res, err = image.Write(ctx, info, dev, d.imageOptions(log)); err != nil {
+			return "", err
+		}
+		d.setImage(info.ID, dev)
 	}
 	diskID, hasTable, err := image.PartitionTableInfo(dev)
 	if err != nil {

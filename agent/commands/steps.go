@@ -82,6 +82,9 @@ func (f stepFamily) executeStep(d *Deps) Func {
 		if err := p.Decode("step", &st); err != nil {
 			return nil, err
 		}
+		// As IPA caches the node on every step, for the commands that
+		// get none.
+		d.SetNode(p["node"])
 		var want map[string]string
 		if err := decodeVersions(p, f.ext+"_version", &want); err != nil {
 			return nil, err
@@ -94,6 +97,12 @@ func (f stepFamily) executeStep(d *Deps) Func {
 			args = json.RawMessage("{}")
 		}
 		log = log.With("step", st.Step, "interface", st.Interface)
+		if st.Step != "write_image" {
+			// Any other step may change the disks (erase, RAID): the image
+			// written before no longer counts as written (unlike IPA, whose
+			// cached image id survives a fast-track cleaning).
+			d.setImage("", "")
+		}
 		log.Info("running step")
 		start := time.Now()
 		res, err := d.Host.Dispatch(ctx, sdk.ExecuteRequest{

@@ -142,6 +142,10 @@ type Config struct {
 	// SimulatePower answers power-off and reboot requests, then exits,
 	// instead of acting on the machine.
 	SimulatePower bool
+	// Sandbox, when set, is the directory where actions that change the
+	// machine are recorded instead of done (see package sandbox); it
+	// implies SimulatePower.
+	Sandbox string
 	// PluginDirs are the directories searched for plugin executables.
 	PluginDirs []string
 	// AllowedDisks limits the block devices the agent may see and touch.
@@ -262,6 +266,9 @@ func (c *Config) finish() error {
 		if len(c.APIURLs) > 1 {
 			c.warn(c.Sources["api_url"], "api_url", fmt.Sprintf("%d URLs given; this agent version uses only the first, %s", len(c.APIURLs), c.APIURL))
 		}
+	}
+	if c.Sandbox != "" {
+		c.SimulatePower = true
 	}
 	if err := c.checkPluginSettings(); err != nil {
 		return err

@@ -272,6 +272,8 @@ var options = []*option{
 		bind: func(c *Config) value { return boolVar(&c.Standalone, false) }},
 	{name: "simulate_power", metalagent: true, usage: "log and answer power-off and reboot requests, then exit 0, instead of acting",
 		bind: func(c *Config) value { return boolVar(&c.SimulatePower, false) }},
+	{name: "sandbox", kernel: "metalagent-sandbox", metalagent: true, usage: "record the actions that change the machine (rescue password file, interfaces down, efibootmgr, power) in DIR/actions.jsonl and write their files under DIR instead of acting; implies --simulate-power",
+		bind: func(c *Config) value { return stringVar(&c.Sandbox, "") }},
 	{name: "plugin_dir", kernel: "metalagent-plugin-dir", metalagent: true, usage: "directory of hardware-manager plugin executables; repeatable",
 		bind: func(c *Config) value { return listVar(&c.PluginDirs, []string{"/usr/lib/metalagent/plugins"}, nil) }},
 	{name: "allowed_disks", kernel: "metalagent-allowed-disks", metalagent: true, usage: "comma-separated block devices the agent may see and touch; empty means all",

@@ -80,8 +80,8 @@ func loudSkip(t *testing.T, reason string) {
 // inspection with ironic-inspector (and a refused one), manual
 // cleaning (erase_devices, optionally erase_devices_express and
 // erase_pstore, and a step nobody offers), provide (automated cleaning),
-// two deployments of bad images that must fail cleanly, recovery, deploy
-// and undeploy against a real Ironic, with a fresh bin/metalagent process
+// two deployments of bad images that must fail cleanly, recovery, deploy,
+// rescue and unrescue, and undeploy against a real Ironic, with a fresh bin/metalagent process
 // for every simulated boot of the node.
 func TestEndToEnd(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -127,6 +127,7 @@ func TestEndToEnd(t *testing.T) {
 	pr.run("deploy-image-404", r.deployImage404)
 	pr.run("recover", r.recoverNode)
 	pr.run("deploy", r.deploy)
+	pr.run("rescue", r.rescue)
 	pr.run("undeploy", r.undeploy)
 }
 
@@ -373,7 +374,10 @@ func (r *rig) deploy(ctx context.Context) error {
 	}
 	gets := r.images.getCount()
 	logsBefore := r.ironic.deployLogs()
-	if _, err := r.agentRound(ctx, deployRound("deploy")); err != nil {
+	rd := deployRound("deploy")
+	sb := r.sandboxDir(rd.name)
+	rd.extraArgs = []string{"--sandbox", sb}
+	if _, err := r.agentRound(ctx, rd); err != nil {
 		return err
 	}
 	return runChecks(ctx, []check{
@@ -391,7 +395,7 @@ func (r *rig) deploy(ctx context.Context) error {
 			return err
 		}},
 		{"the conductor stored the agent's deploy logs (log.collect_system_logs)", r.deployLogsCheck(logsBefore)},
-		{"the agent logged the skipped UEFI bootloader setup (install_bootloader, ipa-ignore-bootloader-failure)", r.lastBootLogged("bootloader setup skipped")},
+		{"install_bootloader's efibootmgr entry for the image's ESP and the power-off were recorded in the sandbox", r.efibootmgrRecorded(sb)},
 	})
 }
 

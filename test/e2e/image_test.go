@@ -20,7 +20,8 @@ import (
 )
 
 // The whole-disk test image: 64 MiB of pseudo-random bytes with a GPT
-// (an ESP-typed and a Linux partition) written over them.
+// (an ESP-typed and a Linux partition) written over them, and a FAT ESP
+// with a boot loader at the start of the ESP partition (esp_image_test.go).
 const (
 	imageSize    = 64 * mib
 	imageSectors = imageSize / sectorSize
@@ -50,6 +51,9 @@ func buildTestImage(ctx context.Context, dir string) (*testImage, error) {
 		"--new=2:0:0", "--typecode=2:8300", "--change-name=2:e2e-root",
 		"--partition-guid=2:6d657461-6c61-4765-8e74-2d6532652d32",
 		img.path); err != nil {
+		return nil, err
+	}
+	if err := writeImageESP(img.path); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(img.path)

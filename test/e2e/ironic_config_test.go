@@ -48,6 +48,9 @@ func (c ironicConfig) apiURL() string { return fmt.Sprintf("http://127.0.0.1:%d"
 // dbPath is the SQLite database file.
 func (c ironicConfig) dbPath() string { return filepath.Join(c.stateDir, "ironic.sqlite") }
 
+// pxeImagesDir holds the dummy kernels and ramdisks of the rescue phase.
+func (c ironicConfig) pxeImagesDir() string { return filepath.Join(c.stateDir, "pxe-images") }
+
 // deployLogsDir is where the conductor stores the agent's collected logs.
 func (c ironicConfig) deployLogsDir() string { return filepath.Join(c.stateDir, "deploy-logs") }
 
@@ -68,7 +71,9 @@ func (c ironicConfig) sections() []iniSection {
 			{"state_path", c.stateDir},
 			{"tempdir", s("tmp")},
 			{"enabled_hardware_types", "fake-hardware"},
-			{"enabled_boot_interfaces", "fake"},
+			// pxe only for rescue (rescue_test.go): fake has no validate_rescue.
+			{"enabled_boot_interfaces", "fake,pxe"},
+			{"default_boot_interface", "fake"},
 			{"enabled_console_interfaces", "no-console"},
 			{"enabled_deploy_interfaces", "direct,fake"},
 			{"default_deploy_interface", "direct"},
@@ -82,7 +87,8 @@ func (c ironicConfig) sections() []iniSection {
 			// no-raid: no RAID steps at all (the agent RAID interface would
 			// only add priority-0 steps, the fake one none).
 			{"enabled_raid_interfaces", "no-raid"},
-			{"enabled_rescue_interfaces", "no-rescue"},
+			{"enabled_rescue_interfaces", "no-rescue,agent"},
+			{"default_rescue_interface", "no-rescue"},
 			{"enabled_storage_interfaces", "noop"},
 			{"enabled_vendor_interfaces", "no-vendor"},
 			{"enabled_bios_interfaces", "no-bios"},
@@ -112,6 +118,8 @@ func (c ironicConfig) sections() []iniSection {
 			{"clean_callback_timeout", fmt.Sprint(callbackTimeout)},
 			{"rescue_callback_timeout", fmt.Sprint(callbackTimeout)},
 			{"sync_power_state_interval", "0"}, // fake power has nothing to sync
+			// The rescue phase's dummy kernels and ramdisks (file:// URLs).
+			{"file_url_allowed_paths", c.pxeImagesDir()},
 		}},
 		{"agent", [][2]string{
 			{"command_timeout", "60"},
