@@ -246,6 +246,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.applyLookupConfig(lookup.Config, log)
 	} else {
 		st.Skip(stages.Lookup, "standalone")
+		st.Skip(stages.Heartbeat, "standalone")
 	}
 
 	runner := commands.NewRunner(ctx, log.Named("commands"))
@@ -312,8 +313,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		runner.OnAsyncDone = hb.Force
 		st.Start(stages.Heartbeat, "node", lookup.Node.UUID)
 		go hb.Run(apiCtx)
-	} else {
-		st.Skip(stages.Heartbeat, "standalone")
 	}
 	err = <-endpoint.done
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
