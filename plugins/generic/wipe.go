@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,6 +18,10 @@ const mib = 1 << 20
 
 // chunkSize is the size of each write of a full-disk pass.
 const chunkSize = 8 * mib
+
+// readWindow is the size of the aligned reads through which the partition
+// tables are read.
+const readWindow = 64 << 10
 
 // openForWrite opens the block device at path for reading and writing.
 // The open is exclusive (O_EXCL on a block device), so the kernel itself refuses while
@@ -42,6 +47,28 @@ func openForWrite(path string) (*os.File, error) {
 		return nil, fmt.Errorf("%s is not a block device", path)
 	}
 	return os.NewFile(uintptr(fd), path), nil
+}
+
+// zeroPages returns chunkSize bytes of zeros, page-aligned for
+// O_DIRECT writes: a read-only anonymous mapping, made once per process
+// and shared by every write of zeros. Every page of it is the kernel's
+// zero page, so it costs no memory, and nothing can write to it.
+var zeroPages = sync.OnceValues(func() ([]byte, error) {
+	b, err := unix.Mmap(-1, 0, chunkSize, unix.PROT_READ, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("map zero pages: %w", err)
+	}
+	return b, nil
+})
+
+// alignedBuffer returns n bytes of page-aligned memory for O_DIRECT I/O,
+// to be released with unix.Munmap.
+func alignedBuffer(n int) ([]byte, error) {
+	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("allocate %d-byte I/O buffer: %w", n, err)
+	}
+	return b, nil
 }
 
 // device is a block device open for writing, with a page-aligned buffer
@@ -72,12 +99,10 @@ func openDevice(open func(string) (*os.File, error), path string, bufSize int) (
 	if ss, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKSSZGET); err == nil && ss > 0 {
 		d.sector = int64(ss)
 	}
-	buf, err := unix.Mmap(-1, 0, bufSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
-	if err != nil {
+	if d.buf, err = alignedBuffer(bufSize); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("allocate write buffer: %w", err)
+		return nil, err
 	}
-	d.buf = buf
 	return d, nil
 }
 
@@ -90,17 +115,37 @@ func (d *device) Close() error {
 	return d.f.Close()
 }
 
-// zeroEnds zeroes the first and last MiB of the n bytes at off (all of
-// them when n is at most 2 MiB).
-func (d *device) zeroEnds(ctx context.Context, off, n int64) error {
-	clear(d.buf)
-	if n <= 2*mib {
-		return d.write(ctx, off, n, nil)
-	}
-	if err := d.write(ctx, off, mib, nil); err != nil {
+// span is a range of a device, in bytes.
+type span struct{ off, n int64 }
+
+// blocks returns s widened to whole logical blocks and clipped to the
+// device; n is 0 when nothing of it lies on the device.
+func (d *device) blocks(s span) span {
+	end := min(roundUp(s.off+s.n, d.sector), d.size)
+	off := max(s.off/d.sector*d.sector, 0)
+	return span{off, max(end-off, 0)}
+}
+
+// writeZeros writes zeros over s, widened to whole logical blocks and
+// clipped to the device, in writes of at most chunkSize bytes from
+// the shared zero pages. ctx is checked between writes.
+func (d *device) writeZeros(ctx context.Context, s span) error {
+	zero, err := zeroPages()
+	if err != nil {
 		return err
 	}
-	return d.write(ctx, off+n-mib, mib, nil)
+	s = d.blocks(s)
+	for off, end := s.off, s.off+s.n; off < end; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c := min(end-off, int64(len(zero)))
+		if _, err := d.f.WriteAt(zero[:c], off); err != nil {
+			return fmt.Errorf("write %d bytes at offset %d: %w", c, off, err)
+		}
+		off += c
+	}
+	return nil
 }
 
 // write writes n bytes at off, widened to whole logical blocks and
@@ -153,6 +198,46 @@ func (d *device) ReadAt(p []byte, off int64) (int, error) {
 			return done, err
 		}
 		done += copy(p[done:], d.buf[pos-start:n])
+	}
+	return done, nil
+}
+
+// windowReader reads a device through whole readWindow-aligned windows,
+// each read from the device at most once and kept: the partition-table
+// readers ask for the MBR, a GPT header and its entries one after the
+// other, which all lie in the disk's first (or, for the backup GPT, last)
+// window. It is for reading before anything is written.
+type windowReader struct {
+	d       *device
+	windows map[int64][]byte
+}
+
+// newWindowReader reads d through windows.
+func newWindowReader(d *device) *windowReader {
+	return &windowReader{d: d, windows: map[int64][]byte{}}
+}
+
+// ReadAt reads len(p) bytes at off.
+func (r *windowReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read at negative offset %d", off)
+	}
+	done := 0
+	for done < len(p) {
+		pos := off + int64(done)
+		if pos >= r.d.size {
+			return done, io.EOF
+		}
+		start := pos / readWindow * readWindow
+		w, ok := r.windows[start]
+		if !ok {
+			w = make([]byte, min(readWindow, r.d.size-start))
+			if _, err := r.d.ReadAt(w, start); err != nil {
+				return done, err
+			}
+			r.windows[start] = w
+		}
+		done += copy(p[done:], w[pos-start:])
 	}
 	return done, nil
 }
