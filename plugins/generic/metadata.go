@@ -100,7 +100,7 @@ func (m *Manager) wipeMetadata(ctx context.Context, log hclog.Logger, d disk) er
 	if err != nil {
 		return err
 	}
-	dev, err := openDevice(m.open, m.sys.devNode(d.kname), readWindow)
+	dev, err := openDevice(m.open, m.sys.devNode(d.kname))
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,7 @@ func TestWindowReader(t *testing.T) {
 	if err := os.WriteFile(file, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := openDevice(func(p string) (*os.File, error) { return os.Open(p) }, file, readWindow)
+	d, err := openDevice(func(p string) (*os.File, error) { return os.Open(p) }, file)
 	if err != nil {
 		t.Fatal(err)
 	}

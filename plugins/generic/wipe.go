@@ -16,8 +16,22 @@ import (
 
 const mib = 1 << 20
 
-// chunkSize is the size of each write of a full-disk pass.
-const chunkSize = 8 * mib
+// zeroChunk and randomChunk are the sizes of the writes of a zero and of
+// a random pass, chosen with BenchmarkPassWriteSize (1 to 16 MiB) on a
+// loop device with O_DIRECT, the loop driver's direct I/O to a file on
+// the virtio disk (docs/benchmarks.md). A zero pass writes the shared zero
+// pages and kept up with dd at every size; 8 MiB keeps its writes few. A
+// random pass was fastest at 2 MiB and slower the larger its buffers:
+// each new page costs a fault when first filled (about 16 µs on that VM),
+// and filling took more processor time per byte.
+const (
+	zeroChunk   = 8 * mib
+	randomChunk = 2 * mib
+)
+
+// maxPassChunk is the largest write size a pass accepts: the size of the
+// shared zero pages.
+const maxPassChunk = 16 * mib
 
 // readWindow is the size of the aligned reads through which the partition
 // tables are read.
@@ -49,12 +63,12 @@ func openForWrite(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// zeroPages returns chunkSize bytes of zeros, page-aligned for
+// zeroPages returns maxPassChunk bytes of zeros, page-aligned for
 // O_DIRECT writes: a read-only anonymous mapping, made once per process
 // and shared by every write of zeros. Every page of it is the kernel's
 // zero page, so it costs no memory, and nothing can write to it.
 var zeroPages = sync.OnceValues(func() ([]byte, error) {
-	b, err := unix.Mmap(-1, 0, chunkSize, unix.PROT_READ, unix.MAP_ANON|unix.MAP_PRIVATE)
+	b, err := unix.Mmap(-1, 0, maxPassChunk, unix.PROT_READ, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
 		return nil, fmt.Errorf("map zero pages: %w", err)
 	}
@@ -72,7 +86,7 @@ func alignedBuffer(n int) ([]byte, error) {
 }
 
 // device is a block device open for writing, with a page-aligned buffer
-// for O_DIRECT writes.
+// of readWindow bytes for reads through O_DIRECT.
 type device struct {
 	f    *os.File
 	size int64
@@ -80,13 +94,10 @@ type device struct {
 	// writes are rounded to it.
 	sector int64
 	buf    []byte
-	// progress, when set, is told the bytes written so far by write after
-	// each chunk.
-	progress func(written int64)
 }
 
-// openDevice opens path with open and prepares a buffer of bufSize bytes.
-func openDevice(open func(string) (*os.File, error), path string, bufSize int) (*device, error) {
+// openDevice opens path with open.
+func openDevice(open func(string) (*os.File, error), path string) (*device, error) {
 	f, err := open(path)
 	if err != nil {
 		return nil, err
@@ -99,7 +110,7 @@ func openDevice(open func(string) (*os.File, error), path string, bufSize int) (
 	if ss, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKSSZGET); err == nil && ss > 0 {
 		d.sector = int64(ss)
 	}
-	if d.buf, err = alignedBuffer(bufSize); err != nil {
+	if d.buf, err = alignedBuffer(readWindow); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -127,7 +138,7 @@ func (d *device) blocks(s span) span {
 }
 
 // writeZeros writes zeros over s, widened to whole logical blocks and
-// clipped to the device, in writes of at most chunkSize bytes from
+// clipped to the device, in writes of at most maxPassChunk bytes from
 // the shared zero pages. ctx is checked between writes.
 func (d *device) writeZeros(ctx context.Context, s span) error {
 	zero, err := zeroPages()
@@ -144,35 +155,6 @@ func (d *device) writeZeros(ctx context.Context, s span) error {
 			return fmt.Errorf("write %d bytes at offset %d: %w", c, off, err)
 		}
 		off += c
-	}
-	return nil
-}
-
-// write writes n bytes at off, widened to whole logical blocks and
-// clipped to the device, in chunks of the buffer's size. fill, when not
-// nil, fills the buffer before each chunk; otherwise the buffer is written
-// as it is. ctx is checked between chunks.
-func (d *device) write(ctx context.Context, off, n int64, fill func([]byte)) error {
-	end := min(roundUp(off+n, d.sector), d.size)
-	off = off / d.sector * d.sector
-	var written int64
-	for off < end {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c := min(end-off, int64(len(d.buf)))
-		b := d.buf[:c]
-		if fill != nil {
-			fill(b)
-		}
-		if _, err := d.f.WriteAt(b, off); err != nil {
-			return fmt.Errorf("write %d bytes at offset %d: %w", c, off, err)
-		}
-		off += c
-		written += c
-		if d.progress != nil {
-			d.progress(written)
-		}
 	}
 	return nil
 }
