@@ -13,9 +13,9 @@ import (
 )
 
 // fillBuffers is how many buffers of one write each a random pass fills:
-// one is written while the other is filled. More buffers measured no
-// faster on the loop device: each byte of buffer costs a page fault when
-// first touched and cache space when refilled (docs/benchmarks.md).
+// one is written while the other is filled, which bounds the memory to
+// two writes. Two suffice as long as filling a buffer (several GB/s of
+// keystream) takes less time than writing one.
 const fillBuffers = 2
 
 // fillPiece is how much keystream is made at a time: the filling
@@ -91,11 +91,12 @@ func (k *keystream) fill(ctx context.Context, b []byte) error {
 }
 
 // randomBuffers are the aligned buffers random passes are filled into,
-// fillBuffers of one write each. The passes of one overwrite share them,
-// so that their pages are faulted in once.
+// fillBuffers of one write each, in huge pages where the kernel gives
+// them (see mapHuge). The passes of one overwrite share them, so that
+// their pages are faulted in once.
 type randomBuffers struct {
-	mem   []byte
-	chunk int64
+	mem, mapping []byte
+	chunk        int64
 }
 
 // newRandomBuffers allocates buffers for random passes writing chunk
@@ -104,18 +105,18 @@ func newRandomBuffers(chunk int64) (*randomBuffers, error) {
 	if chunk <= 0 || chunk > maxPassChunk {
 		return nil, fmt.Errorf("write size %d: want 1 to %d bytes", chunk, int64(maxPassChunk))
 	}
-	mem, err := alignedBuffer(fillBuffers * int(chunk))
+	mem, mapping, err := mapHuge(fillBuffers*int(chunk), unix.PROT_READ|unix.PROT_WRITE)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("random pass buffers: %w", err)
 	}
-	return &randomBuffers{mem: mem, chunk: chunk}, nil
+	return &randomBuffers{mem: mem, mapping: mapping, chunk: chunk}, nil
 }
 
 // Close releases the buffers.
 func (r *randomBuffers) Close() {
-	if r.mem != nil {
-		unix.Munmap(r.mem)
-		r.mem = nil
+	if r.mapping != nil {
+		unix.Munmap(r.mapping)
+		r.mem, r.mapping = nil, nil
 	}
 }
 
