@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -165,17 +166,19 @@ func eraseMetadata(b *testing.B, directIO bool) {
 	figure("erase_devices_metadata",
 		"disks", len(devs), "disk_size", "256MiB", "loop_direct_io", onOff(allOn),
 		"median", ms(median(runs)), "max", ms(slicesMax(runs)), "target", "<=100ms",
-		"runs", len(runs), "load", loadAvg())
+		"runs", len(runs), "gomaxprocs", runtime.GOMAXPROCS(0), "load", loadAvg())
 }
 
 // BenchmarkOverwrite measures one overwrite pass of the generic manager's
 // erase_block_device over a 256 MiB loop device, a zero pass and a
-// pseudo-random pass, beside dd if=/dev/zero of=DEV bs=4M oflag=direct
+// pseudo-random (AES-CTR) pass, beside dd if=/dev/zero of=DEV bs=4M oflag=direct
 // (count=64, the whole device) on
 // the same device in the same iterations (the three in turn, their order
 // rotating). Each of the manager's figures covers the whole method: the
 // disk listing and in-use check, the pass, fsync and the partition
-// re-read.
+// re-read. The agent runs plugins with GOMAXPROCS=1; the figures say
+// which setting they ran with (run with GOMAXPROCS=1 in the environment to
+// match the agent).
 func BenchmarkOverwrite(b *testing.B) {
 	loopdev.Require(b)
 	if _, err := exec.LookPath("dd"); err != nil {
@@ -233,7 +236,7 @@ func BenchmarkOverwrite(b *testing.B) {
 		"dd_zero_4M_direct", fmt.Sprintf("%.0fMB/s", dd),
 		"zero_pass", fmt.Sprintf("%.0fMB/s", zero), "zero_ratio", fmt.Sprintf("%.2f", zero/dd),
 		"random_pass", fmt.Sprintf("%.0fMB/s", random), "random_ratio", fmt.Sprintf("%.2f", random/dd),
-		"target_ratio", ">=0.9", "runs", n, "load", loadAvg())
+		"target_ratio", ">=0.9", "runs", n, "gomaxprocs", runtime.GOMAXPROCS(0), "load", loadAvg())
 }
 
 // onOff spells a setting.
