@@ -3,10 +3,8 @@ package generic
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"time"
 
@@ -157,45 +155,55 @@ func (m *Manager) findDisk(ctx context.Context, allow blockdev.AllowList, name s
 	return disk{}, sdk.HardwareError("BlockDeviceEraseError", "cannot erase %s: it is not a whole disk the generic hardware manager reports", name)
 }
 
-// overwrite runs the passes of opts over the whole of d.
+// overwrite runs the passes of opts over the whole of d, each followed by
+// an fsync: random passes write a keystream of their own (see keystream)
+// in writes of randomChunk through buffers they share, zero passes the
+// shared zero pages in writes of zeroChunk. The partition table is
+// re-read once at the end.
 func (m *Manager) overwrite(ctx context.Context, log hclog.Logger, d disk, opts overwriteOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	dev, err := openDevice(m.open, m.sys.devNode(d.kname), chunkSize)
+	dev, err := openDevice(m.open, m.sys.devNode(d.kname))
 	if err != nil {
 		return err
 	}
 	defer dev.Close()
+	var bufs *randomBuffers
+	if opts.passes > 0 {
+		if bufs, err = newRandomBuffers(randomChunk); err != nil {
+			return err
+		}
+		defer bufs.Close()
+	}
 	total := opts.passes
 	if opts.zeroize {
 		total++
 	}
 	for pass := 1; pass <= total; pass++ {
-		var fill func([]byte)
 		kind := "zero"
 		if pass <= opts.passes {
 			kind = "random"
-			var seed [32]byte
-			if _, err := crand.Read(seed[:]); err != nil {
-				return fmt.Errorf("seed random pass: %w", err)
-			}
-			src := rand.NewChaCha8(seed)
-			fill = func(b []byte) { src.Read(b) }
-		} else {
-			clear(dev.buf)
 		}
 		plog := log.With("pass", pass, "passes", total, "data", kind)
 		plog.Info("overwrite pass started", "bytes", dev.size)
 		start := time.Now()
 		last := start
-		dev.progress = func(written int64) {
+		progress := func(written int64) {
 			if now := time.Now(); now.Sub(last) >= progressInterval {
 				last = now
 				plog.Info("overwrite progress", "written", written, "percent", 100*written/max(dev.size, 1))
 			}
 		}
-		if err := dev.write(ctx, 0, dev.size, fill); err != nil {
+		if kind == "random" {
+			ks, err := newKeystream()
+			if err == nil {
+				err = dev.randomPass(ctx, bufs, ks, progress)
+			}
+			if err != nil {
+				return fmt.Errorf("%s pass %d of %d: %w", kind, pass, total, err)
+			}
+		} else if err := dev.zeroPass(ctx, zeroChunk, progress); err != nil {
 			return fmt.Errorf("%s pass %d of %d: %w", kind, pass, total, err)
 		}
 		if err := dev.sync(); err != nil {

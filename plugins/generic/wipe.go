@@ -8,15 +8,33 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 const mib = 1 << 20
 
-// chunkSize is the size of each write of a full-disk pass.
-const chunkSize = 8 * mib
+// zeroChunk and randomChunk are the sizes of the writes of a zero and of
+// a random pass, chosen with BenchmarkPassWriteSize (1 to 16 MiB) on a
+// loop device with O_DIRECT, the loop driver's direct I/O to a file on
+// the virtio disk (docs/benchmarks.md), with the buffers in huge pages
+// (see mapHuge): a zero pass was fastest at 4 to 8 MiB, a random pass at
+// 2 to 4 MiB, the larger size keeping the writes fewer.
+const (
+	zeroChunk   = 8 * mib
+	randomChunk = 4 * mib
+)
+
+// maxPassChunk is the largest write size a pass accepts: the size of the
+// shared zero pages.
+const maxPassChunk = 16 * mib
+
+// readWindow is the size of the aligned reads through which the partition
+// tables are read.
+const readWindow = 64 << 10
 
 // openForWrite opens the block device at path for reading and writing.
 // The open is exclusive (O_EXCL on a block device), so the kernel itself refuses while
@@ -44,8 +62,52 @@ func openForWrite(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+// zeroPages returns maxPassChunk bytes of zeros for O_DIRECT writes: a
+// read-only anonymous mapping (see mapHuge), made once per process and
+// shared by every write of zeros. Its pages are the kernel's zero page (or
+// huge zero page), so it costs no memory, and nothing can write to it.
+var zeroPages = sync.OnceValues(func() ([]byte, error) {
+	b, _, err := mapHuge(maxPassChunk, unix.PROT_READ)
+	if err != nil {
+		return nil, fmt.Errorf("map zero pages: %w", err)
+	}
+	return b, nil
+})
+
+// alignedBuffer returns n bytes of page-aligned memory for O_DIRECT I/O,
+// to be released with unix.Munmap.
+func alignedBuffer(n int) ([]byte, error) {
+	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("allocate %d-byte I/O buffer: %w", n, err)
+	}
+	return b, nil
+}
+
+// hugePage is the size of a transparent huge page with 4 KiB pages (amd64,
+// and arm64 as most distributions build it).
+const hugePage = 2 * mib
+
+// mapHuge maps n bytes of anonymous memory with prot, aligned to a huge
+// page and advised to use transparent huge pages (MADV_HUGEPAGE), and
+// returns them and the whole mapping, which is what to unmap. A fault then
+// brings in 2 MiB instead of 4 KiB: on the VM of docs/benchmarks.md,
+// touching 4 MiB for the first time took about 30 ms in 4 KiB pages and
+// 0.3 ms in huge pages. A kernel without transparent huge pages refuses
+// the advice, which is ignored.
+func mapHuge(n, prot int) (mem, mapping []byte, err error) {
+	mapping, err = unix.Mmap(-1, 0, n+hugePage, prot, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, nil, fmt.Errorf("map %d bytes: %w", n, err)
+	}
+	skip := int((hugePage - uintptr(unsafe.Pointer(&mapping[0]))%hugePage) % hugePage)
+	mem = mapping[skip : skip+n : skip+n]
+	_ = unix.Madvise(mem, unix.MADV_HUGEPAGE)
+	return mem, mapping, nil
+}
+
 // device is a block device open for writing, with a page-aligned buffer
-// for O_DIRECT writes.
+// of readWindow bytes for reads through O_DIRECT.
 type device struct {
 	f    *os.File
 	size int64
@@ -53,13 +115,10 @@ type device struct {
 	// writes are rounded to it.
 	sector int64
 	buf    []byte
-	// progress, when set, is told the bytes written so far by write after
-	// each chunk.
-	progress func(written int64)
 }
 
-// openDevice opens path with open and prepares a buffer of bufSize bytes.
-func openDevice(open func(string) (*os.File, error), path string, bufSize int) (*device, error) {
+// openDevice opens path with open.
+func openDevice(open func(string) (*os.File, error), path string) (*device, error) {
 	f, err := open(path)
 	if err != nil {
 		return nil, err
@@ -72,12 +131,10 @@ func openDevice(open func(string) (*os.File, error), path string, bufSize int) (
 	if ss, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKSSZGET); err == nil && ss > 0 {
 		d.sector = int64(ss)
 	}
-	buf, err := unix.Mmap(-1, 0, bufSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
-	if err != nil {
+	if d.buf, err = alignedBuffer(readWindow); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("allocate write buffer: %w", err)
+		return nil, err
 	}
-	d.buf = buf
 	return d, nil
 }
 
@@ -90,44 +147,35 @@ func (d *device) Close() error {
 	return d.f.Close()
 }
 
-// zeroEnds zeroes the first and last MiB of the n bytes at off (all of
-// them when n is at most 2 MiB).
-func (d *device) zeroEnds(ctx context.Context, off, n int64) error {
-	clear(d.buf)
-	if n <= 2*mib {
-		return d.write(ctx, off, n, nil)
-	}
-	if err := d.write(ctx, off, mib, nil); err != nil {
-		return err
-	}
-	return d.write(ctx, off+n-mib, mib, nil)
+// span is a range of a device, in bytes.
+type span struct{ off, n int64 }
+
+// blocks returns s widened to whole logical blocks and clipped to the
+// device; n is 0 when nothing of it lies on the device.
+func (d *device) blocks(s span) span {
+	end := min(roundUp(s.off+s.n, d.sector), d.size)
+	off := max(s.off/d.sector*d.sector, 0)
+	return span{off, max(end-off, 0)}
 }
 
-// write writes n bytes at off, widened to whole logical blocks and
-// clipped to the device, in chunks of the buffer's size. fill, when not
-// nil, fills the buffer before each chunk; otherwise the buffer is written
-// as it is. ctx is checked between chunks.
-func (d *device) write(ctx context.Context, off, n int64, fill func([]byte)) error {
-	end := min(roundUp(off+n, d.sector), d.size)
-	off = off / d.sector * d.sector
-	var written int64
-	for off < end {
+// writeZeros writes zeros over s, widened to whole logical blocks and
+// clipped to the device, in writes of at most maxPassChunk bytes from
+// the shared zero pages. ctx is checked between writes.
+func (d *device) writeZeros(ctx context.Context, s span) error {
+	zero, err := zeroPages()
+	if err != nil {
+		return err
+	}
+	s = d.blocks(s)
+	for off, end := s.off, s.off+s.n; off < end; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		c := min(end-off, int64(len(d.buf)))
-		b := d.buf[:c]
-		if fill != nil {
-			fill(b)
-		}
-		if _, err := d.f.WriteAt(b, off); err != nil {
+		c := min(end-off, int64(len(zero)))
+		if _, err := d.f.WriteAt(zero[:c], off); err != nil {
 			return fmt.Errorf("write %d bytes at offset %d: %w", c, off, err)
 		}
 		off += c
-		written += c
-		if d.progress != nil {
-			d.progress(written)
-		}
 	}
 	return nil
 }
@@ -153,6 +201,46 @@ func (d *device) ReadAt(p []byte, off int64) (int, error) {
 			return done, err
 		}
 		done += copy(p[done:], d.buf[pos-start:n])
+	}
+	return done, nil
+}
+
+// windowReader reads a device through whole readWindow-aligned windows,
+// each read from the device at most once and kept: the partition-table
+// readers ask for the MBR, a GPT header and its entries one after the
+// other, which all lie in the disk's first (or, for the backup GPT, last)
+// window. It is for reading before anything is written.
+type windowReader struct {
+	d       *device
+	windows map[int64][]byte
+}
+
+// newWindowReader reads d through windows.
+func newWindowReader(d *device) *windowReader {
+	return &windowReader{d: d, windows: map[int64][]byte{}}
+}
+
+// ReadAt reads len(p) bytes at off.
+func (r *windowReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read at negative offset %d", off)
+	}
+	done := 0
+	for done < len(p) {
+		pos := off + int64(done)
+		if pos >= r.d.size {
+			return done, io.EOF
+		}
+		start := pos / readWindow * readWindow
+		w, ok := r.windows[start]
+		if !ok {
+			w = make([]byte, min(readWindow, r.d.size-start))
+			if _, err := r.d.ReadAt(w, start); err != nil {
+				return done, err
+			}
+			r.windows[start] = w
+		}
+		done += copy(p[done:], w[pos-start:])
 	}
 	return done, nil
 }
