@@ -108,6 +108,7 @@ func stream(ctx context.Context, f *fetcher, info Info, device string, dev io.Wr
 		p := newPipeline(dev, sum.algo.new(), cancel, log, m)
 		d := &downloader{f: f, p: p, id: info.ID, device: device, noResume: pass > 1, limit: capacity, start: time.Now()}
 		dlErr := d.run(pctx, info.URLs)
+		d.drop() // left only by a failed download
 		size, digest, wErr := p.close()
 		cancel(nil)
 		attempts += d.attempts
