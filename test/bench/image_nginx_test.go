@@ -61,7 +61,10 @@ func startNginx(t *testing.T, nginx, root string) *nginxServer {
 	// that come before the config's error_log is open.
 	cmd := exec.Command(nginx, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
 	cmd.Stdout, cmd.Stderr = stderr, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own session, hence its own scheduler autogroup where the kernel
+	// groups by session: the image server stands for another machine, and
+	// its CPU time must not come out of the agent's share of a loaded one.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)
 	}
