@@ -11,7 +11,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 TOOLS := $(CURDIR)/.tools
 
-.PHONY: all build generate generate-check test unit e2e e2e-deps demo bench vet fmt clean
+.PHONY: all build generate generate-check test unit e2e e2e-deps demo bench bench-image vet fmt clean
 
 all: build
 
@@ -84,6 +84,13 @@ bench: build e2e-deps
 	$(GO) test -tags bench -count=1 -run '^TestAPIThroughput$$' -v ./test/bench/ | grep FIGURE
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./agent/pluginhost/
 	METALAGENT_E2E_REQUIRE=1 $(GO) test -tags e2e -count=1 -v -timeout 45m ./test/e2e/ | grep -E 'FIGURE|^PHASE|^[a-z0-9-]+ +(PASS|FAIL) |^total '
+
+## bench-image: the image engine's figures (issue 7): a 2 GiB image from a
+##        local nginx to loop devices by the real agent, beside curl | tee
+##        and openssl dgst in the same run (root; nginx, curl, openssl from
+##        e2e-deps; several minutes; in neither make bench nor make test)
+bench-image: build e2e-deps
+	$(GO) test -tags bench -count=1 -run '^TestImageBench$$' -v -timeout 60m ./test/bench/
 
 clean:
 	rm -rf $(BIN) $(TOOLS)

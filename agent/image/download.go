@@ -235,9 +235,10 @@ type downloader struct {
 	limit    int64 // capacity of the device, -1 if unbounded
 	start    time.Time
 
-	off      int64 // bytes handed to the pipeline since the last reset
-	attempts int   // HTTP requests for the image
-	resumed  bool  // a range request was answered
+	off      int64  // bytes received since the last reset: sent, then pending
+	pending  []byte // a partly filled buffer, kept for the next attempt
+	attempts int    // HTTP requests for the image
+	resumed  bool   // a range request was answered
 }
 
 // run downloads the image from the first URL that works. When all fail
@@ -273,18 +274,39 @@ func (d *downloader) fromURL(ctx context.Context, u string) error {
 	})
 }
 
-// restart discards what was handed to the pipeline: the hash starts over
-// and the device is written from offset zero again.
+// restart discards what was received: the hash starts over and the
+// device is written from offset zero again.
 func (d *downloader) restart() {
-	if d.off > 0 {
+	if sent := d.off - int64(len(d.pending)); sent > 0 {
 		d.p.reset()
-		d.off = 0
+	}
+	d.drop()
+	d.off = 0
+}
+
+// drop gives a pending buffer back to the pipeline unsent and takes its
+// bytes off off; the pipeline may only be closed after it.
+func (d *downloader) drop() {
+	if d.pending != nil {
+		d.p.release(d.pending)
+		d.off -= int64(len(d.pending))
+		d.pending = nil
+	}
+}
+
+// complete hands the pending buffer, the image's last bytes, to the
+// pipeline.
+func (d *downloader) complete() {
+	if d.pending != nil {
+		d.p.send(d.pending)
+		d.pending = nil
 	}
 }
 
 // attempt makes one request for the rest of the image and streams its body.
 func (d *downloader) attempt(ctx context.Context, s *source) error {
 	if s.size >= 0 && d.off == s.size {
+		d.complete()
 		return nil // every byte arrived before the connection broke
 	}
 	var from int64
@@ -356,21 +378,34 @@ func (d *downloader) attempt(ctx context.Context, s *source) error {
 	if s.size >= 0 && d.off != s.size {
 		return fmt.Errorf("image body from %s ended after %d of %d bytes", s.url, d.off, s.size)
 	}
+	d.complete()
 	return nil
 }
 
-// copyBody fills pipeline buffers from r until EOF.
+// copyBody fills pipeline buffers from r until EOF. Only full buffers are
+// sent: a partly filled one, at the end of the body or when a read fails,
+// stays pending, so that a resumed download goes on filling it and every
+// write but the image's last stays whole and aligned.
 func (d *downloader) copyBody(ctx context.Context, r io.Reader) error {
 	for {
-		buf, err := d.p.buffer(ctx)
-		if err != nil {
-			return err
+		buf := d.pending
+		if buf == nil {
+			b, err := d.p.buffer(ctx)
+			if err != nil {
+				return err
+			}
+			buf = b[:0]
 		}
-		n, err := fill(r, buf)
-		if n > 0 {
-			d.p.send(buf[:n])
-			d.off += int64(n)
-		} else {
+		n, err := fill(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		d.off += int64(n)
+		d.pending = nil
+		switch {
+		case len(buf) == cap(buf):
+			d.p.send(buf)
+		case len(buf) > 0:
+			d.pending = buf
+		default:
 			d.p.release(buf)
 		}
 		if err == io.EOF {

@@ -13,7 +13,9 @@ import (
 )
 
 // Sizes of the ring of buffers between download, hash and write: at most
-// bufCount*bufSize bytes of image are in memory at any time.
+// bufCount*bufSize bytes of image are in memory at any time. Every write
+// but the image's last is one whole buffer at a multiple of bufSize, which
+// keeps direct I/O aligned.
 const (
 	bufSize  = 4 << 20
 	bufCount = 6
@@ -82,8 +84,12 @@ func (p *pipeline) buffer(ctx context.Context) ([]byte, error) {
 	default:
 	}
 	if p.allocated < bufCount {
+		b, err := allocBuffer(bufSize)
+		if err != nil {
+			return nil, err
+		}
 		p.allocated++
-		return make([]byte, bufSize), nil
+		return b, nil
 	}
 	select {
 	case b := <-p.free:
@@ -103,12 +109,26 @@ func (p *pipeline) send(b []byte) { p.toHash <- segment{buf: b} }
 // sent.
 func (p *pipeline) reset() { p.toHash <- segment{reset: true} }
 
-// close waits for every sent buffer to be written and returns the number
-// of bytes written since the last reset, the digest and the first write
-// error.
+// close waits for every sent buffer to be written, unmaps the buffers and
+// returns the number of bytes written since the last reset, the digest
+// and the first write error. Every buffer taken with buffer must have
+// been sent or released before.
 func (p *pipeline) close() (int64, []byte, error) {
 	close(p.toHash)
 	<-p.done
+	for range p.allocated {
+		select {
+		case b := <-p.free:
+			if err := freeBuffer(b); err != nil {
+				p.log.Warn("image buffer not released", "error", err)
+			}
+		default:
+			// A buffer still out is a bug of the caller; leaving it
+			// mapped is safer than unmapping memory in use.
+			p.log.Error("image buffer still in use when the pipeline closed")
+		}
+	}
+	p.allocated = 0
 	return p.size, p.h.Sum(nil), p.err
 }
 

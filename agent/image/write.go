@@ -80,13 +80,13 @@ func write(ctx context.Context, info Info, device string, opts Options, log hclo
 		return nil, err
 	}
 
-	dev, capacity, err := openDevice(opts, device, block)
+	dev, capacity, direct, err := openDevice(opts, device, block, log)
 	if err != nil {
 		return nil, err
 	}
 	defer dev.Close()
 
-	res, err := stream(ctx, f, info, device, dev, capacity, sum, log, opts.Metrics)
+	res, err := stream(ctx, f, info, device, newDeviceWriter(dev, direct, log), capacity, sum, log, opts.Metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +108,7 @@ func stream(ctx context.Context, f *fetcher, info Info, device string, dev io.Wr
 		p := newPipeline(dev, sum.algo.new(), cancel, log, m)
 		d := &downloader{f: f, p: p, id: info.ID, device: device, noResume: pass > 1, limit: capacity, start: time.Now()}
 		dlErr := d.run(pctx, info.URLs)
+		d.drop() // left only by a failed download
 		size, digest, wErr := p.close()
 		cancel(nil)
 		attempts += d.attempts
@@ -158,31 +159,48 @@ func checkDevice(device string) (block bool, err error) {
 }
 
 // openDevice opens device for writing and returns its capacity (-1 for a
-// regular file, which grows). A block device is opened with O_EXCL, so
-// the kernel refuses it while another exclusive holder has it (a file
-// system mounted on it since the check, device-mapper, md).
-func openDevice(opts Options, device string, block bool) (*os.File, int64, error) {
+// regular file, which grows) and whether it is open for direct I/O. A
+// block device is opened with O_EXCL, so the kernel refuses it while
+// another exclusive holder has it (a file system mounted on it since the
+// check, device-mapper, md), and with O_DIRECT, or without it when the
+// kernel refuses that (EINVAL). A regular file is written through the page
+// cache.
+func openDevice(opts Options, device string, block bool, log hclog.Logger) (*os.File, int64, bool, error) {
 	flag := os.O_WRONLY | syscall.O_CLOEXEC
 	if block {
 		flag |= os.O_EXCL
 	}
-	dev, err := opts.open(device, flag, 0)
+	direct := block
+	dev, err := opts.open(device, directFlag(flag, direct), 0)
+	if direct && errors.Is(err, syscall.EINVAL) {
+		log.Info("the device refused direct I/O, writing through the page cache", "error", err)
+		direct = false
+		dev, err = opts.open(device, flag, 0)
+	}
 	if err != nil {
 		if errors.Is(err, syscall.EBUSY) {
-			return nil, 0, newError(classWrite, err,
+			return nil, 0, false, newError(classWrite, err,
 				"Writing image to device %s failed: the device is busy (mounted or held by the kernel)", device)
 		}
-		return nil, 0, newError(classWrite, err, "Writing image to device %s failed: %v", device, err)
+		return nil, 0, false, newError(classWrite, err, "Writing image to device %s failed: %v", device, err)
 	}
 	if !block {
-		return dev, -1, nil
+		return dev, -1, false, nil
 	}
 	size, err := dev.Seek(0, io.SeekEnd)
 	if err != nil {
 		dev.Close()
-		return nil, 0, newError(classWrite, err, "Writing image to device %s failed: size: %v", device, err)
+		return nil, 0, false, newError(classWrite, err, "Writing image to device %s failed: size: %v", device, err)
 	}
-	return dev, size, nil
+	return dev, size, direct, nil
+}
+
+// directFlag adds O_DIRECT to flag when direct is set.
+func directFlag(flag int, direct bool) int {
+	if direct {
+		return flag | syscall.O_DIRECT
+	}
+	return flag
 }
 
 // finish cuts a regular file to the image size, then flushes the device

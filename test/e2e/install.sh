@@ -25,6 +25,13 @@ ca-certificates
 AGENT_PACKAGES="
 pci.ids
 "
+# What make bench-image drives beside the agent: a local image server and
+# the hash it is compared with; its shell pipeline's curl is in the rig's
+# list. nginx-light is the small nginx (in bookworm it pulls in nginx).
+BENCH_PACKAGES="
+nginx-light
+openssl
+"
 # What the Python example plugin and its tests run on (Debian's python3).
 EXAMPLE_PACKAGES="
 python3-grpcio
@@ -43,7 +50,7 @@ if ! grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
 fi
 
 missing=""
-for p in $RIG_PACKAGES $AGENT_PACKAGES $EXAMPLE_PACKAGES; do
+for p in $RIG_PACKAGES $AGENT_PACKAGES $BENCH_PACKAGES $EXAMPLE_PACKAGES; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
 		missing="$missing $p"
 	fi
@@ -93,8 +100,9 @@ if [ -n "$left" ]; then
 	exit 1
 fi
 
-# The rig's own requirements, checked the way it uses them.
-for cmd in /usr/bin/ironic /usr/bin/ironic-dbsync /usr/bin/ironic-inspector /usr/bin/ironic-inspector-dbsync losetup sgdisk mkfs.ext4 partx blockdev wipefs; do
+# The rig's and the image benchmark's requirements, checked the way they
+# are used.
+for cmd in /usr/bin/ironic /usr/bin/ironic-dbsync /usr/bin/ironic-inspector /usr/bin/ironic-inspector-dbsync losetup sgdisk mkfs.ext4 partx blockdev wipefs /usr/sbin/nginx curl openssl; do
 	command -v "$cmd" >/dev/null || { echo "install.sh: $cmd missing after install" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import ironic, ironic_inspector' || { echo "install.sh: Debian python3 cannot import ironic and ironic_inspector" >&2; exit 1; }
