@@ -36,8 +36,8 @@ const keystreamZeros = 64 << 10
 // instructions where it has them) under a key and initial counter drawn
 // from crypto/rand for this pass alone and never kept.
 //
-// A random pass, like shred's (GNU shred draws from ISAAC, a
-// non-cryptographic generator seeded once), only needs data nobody can
+// A random pass, like shred's (GNU shred's data comes from the ISAAC
+// generator, seeded once from the system), only needs data nobody can
 // predict or compress, so that what the disk held is replaced and the
 // new contents give no handle on it; it needs no statistical perfection
 // and no secrecy beyond the pass. AES-CTR under a random key is a
