@@ -2,7 +2,6 @@ package commands
 
 import (
 	"bufio"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/metalagent/metalagent/agent/internal/repotest"
 )
 
 // ipaCommand is a row of testdata/ipa-commands.tsv.
@@ -85,47 +85,7 @@ func TestRegisteredCommandsAreIPAs(t *testing.T) {
 	}
 }
 
-var (
-	testFuncRe = regexp.MustCompile(`(?m)^func (Test\w+)\(`)
-	phaseRe    = regexp.MustCompile(`pr\.run\("([a-z0-9-]+)"`)
-	backtickRe = regexp.MustCompile("`([^`]*)`")
-)
-
-// repoTests names every test function of the repository and every phase
-// the end-to-end rig runs.
-func repoTests(t *testing.T) (tests, phases map[string]bool) {
-	t.Helper()
-	tests, phases = map[string]bool{}, map[string]bool{}
-	root := filepath.Join("..", "..")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "bin") {
-			return filepath.SkipDir
-		}
-		if !strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, m := range testFuncRe.FindAllStringSubmatch(string(b), -1) {
-			tests[m[1]] = true
-		}
-		if strings.Contains(filepath.ToSlash(p), "test/e2e/") {
-			for _, m := range phaseRe.FindAllStringSubmatch(string(b), -1) {
-				phases[m[1]] = true
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tests, phases
-}
+var backtickRe = regexp.MustCompile("`([^`]*)`")
 
 // TestCommandsTable keeps docs/ipa-compatibility.md's Commands table
 // true: one row per registered command, sync or async as registered, its
@@ -148,7 +108,7 @@ func TestCommandsTable(t *testing.T) {
 	}
 	ipa := readIPACommands(t)
 	reg := registered(t)
-	tests, phases := repoTests(t)
+	tests, phases := repotest.Names(t, filepath.Join("..", ".."))
 	rows := map[string]int{}
 	for _, line := range strings.Split(section, "\n") {
 		if !strings.HasPrefix(line, "| `") {

@@ -1,47 +1,16 @@
 package config
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/metalagent/metalagent/agent/internal/repotest"
 )
 
-var (
-	backticked = regexp.MustCompile("`([^`]*)`")
-	testFunc   = regexp.MustCompile(`(?m)^func (Test\w+)\(`)
-)
-
-// repoTests are the names of every test function in the repository.
-func repoTests(t *testing.T) map[string]bool {
-	t.Helper()
-	names := map[string]bool{}
-	err := filepath.WalkDir(filepath.Join("..", ".."), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "bin") {
-			return filepath.SkipDir
-		}
-		if !strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, m := range testFunc.FindAllStringSubmatch(string(b), -1) {
-			names[m[1]] = true
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return names
-}
+var backticked = regexp.MustCompile("`([^`]*)`")
 
 // TestCompatibilityTable keeps the option table of
 // docs/ipa-compatibility.md true: one row per option with its kernel
@@ -58,7 +27,7 @@ func TestCompatibilityTable(t *testing.T) {
 	if start < 0 || end < start {
 		t.Fatal(`docs/ipa-compatibility.md: no "### The options" section before "## Commands"`)
 	}
-	tests := repoTests(t)
+	tests, _ := repotest.Names(t, filepath.Join("..", ".."))
 	rows := map[*option]int{}
 	for _, line := range strings.Split(doc[start:end], "\n") {
 		if !strings.HasPrefix(line, "| `") && !strings.HasPrefix(line, "| –") {
